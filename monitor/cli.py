@@ -1,0 +1,411 @@
+"""The `monitor` command: the process edge for argv, stdout and exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from monitor.config import load_config
+from monitor.errors import ConfigError, MonitorError
+from monitor.settings import Settings, load_settings
+
+app = typer.Typer(
+    help="Fan-reaction monitor: poll feeds for topic mentions, score sentiment, flag spikes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class TableOrJson(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class HistoryFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def fail(message: str, *, code: int = 1) -> typer.Exit:
+    """Print `message` on stderr and return the Exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def reporting_errors() -> Iterator[None]:
+    """Turn the monitor's own errors into a clear message and a non-zero exit."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise fail(str(exc), code=2) from None
+    except MonitorError as exc:
+        raise fail(str(exc)) from None
+
+
+def settings_or_exit() -> Settings:
+    with reporting_errors():
+        return load_settings()
+
+
+@contextmanager
+def read_session(settings: Settings) -> Iterator[Session]:
+    """Yield a session on a migrated database (no config needed)."""
+    from monitor.storage.engine import make_engine, make_session_factory
+    from monitor.storage.migrate import require_current_schema
+
+    engine = make_engine(settings.database_url)
+    try:
+        with reporting_errors():
+            require_current_schema(engine)
+        session = make_session_factory(engine)()
+        try:
+            with reporting_errors():
+                yield session
+        finally:
+            session.close()
+    finally:
+        engine.dispose()
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command("check-config")
+def check_config(
+    file: Annotated[
+        Path | None, typer.Argument(help="config file (default: $MONITOR_CONFIG)")
+    ] = None,
+) -> None:
+    """Validate a configuration file; name the field and exit 2 if it is wrong."""
+    path = file or settings_or_exit().config_path
+    with reporting_errors():
+        config = load_config(path)
+    out.print(f"{path}: ok ({len(config.topics)} topics, {len(config.feeds)} feeds)")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
+) -> None:
+    """Create or migrate the database schema (SQLite file or PostgreSQL by URL)."""
+    from monitor.storage.engine import make_engine
+    from monitor.storage.migrate import current_revision, upgrade
+
+    settings = settings_or_exit()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine, revision)
+        url = engine.url.render_as_string(hide_password=True)
+        out.print(f"database {url} at revision {current_revision(engine)}")
+    finally:
+        engine.dispose()
+
+
+@app.command("poll")
+def poll(
+    once: Annotated[
+        bool, typer.Option("--once", help="poll every feed now, in this process")
+    ] = False,
+    detect: Annotated[bool, typer.Option(help="run spike detection after polling")] = True,
+) -> None:
+    """Poll every enabled feed in-process (no broker), then detect: for cron and debugging."""
+    from monitor import pipeline
+    from monitor.runtime import Runtime
+
+    if not once:
+        raise fail("only `monitor poll --once` exists; the workers poll continuously", code=2)
+    settings = settings_or_exit()
+    with reporting_errors():
+        runtime = Runtime.start(settings)
+    try:
+        table = Table("feed", "status", "fetched", "matched", "new posts", "new mentions", "error")
+        for feed_id in pipeline.all_feed_ids(runtime):
+            outcome = pipeline.poll_feed(runtime, feed_id, now=utcnow())
+            table.add_row(
+                outcome.feed_name,
+                outcome.status,
+                str(outcome.fetched),
+                str(outcome.matched),
+                str(outcome.new_posts),
+                str(outcome.new_mentions),
+                outcome.error or "",
+            )
+        out.print(table)
+        if detect:
+            for change in pipeline.detect_spikes(runtime, now=utcnow()):
+                out.print(
+                    f"alert {change.action}: {change.topic} (id {change.alert_id}) "
+                    f"observed {change.observed}, expected {change.expected:.1f}"
+                )
+    finally:
+        runtime.close()
+
+
+@app.command("detect")
+def detect() -> None:
+    """Run spike detection once over every topic, in this process."""
+    from monitor import pipeline
+    from monitor.runtime import Runtime
+
+    with reporting_errors():
+        runtime = Runtime.start(settings_or_exit())
+    try:
+        changes = pipeline.detect_spikes(runtime, now=utcnow())
+        for change in changes:
+            out.print(f"alert {change.action}: {change.topic} (id {change.alert_id})")
+        if not changes:
+            out.print("no alert changes")
+    finally:
+        runtime.close()
+
+
+def _since(text: str | None) -> datetime | None:
+    from monitor.timeline import parse_since
+
+    if text is None:
+        return None
+    try:
+        return parse_since(text, now=utcnow())
+    except ValueError as exc:
+        raise fail(str(exc), code=2) from None
+
+
+def render_alerts(records: list[dict[str, Any]]) -> Table:
+    """Return a rich table of alert records."""
+    table = Table(
+        "id",
+        "topic",
+        "kind",
+        "status",
+        "opened (UTC)",
+        "last bucket",
+        "peak",
+        "expected",
+        "p",
+        "excess",
+        title="Alerts",
+    )
+    for record in records:
+        table.add_row(
+            str(record["id"]),
+            record["topic"],
+            record["kind"],
+            record["status"],
+            record["opened_bucket"],
+            record["last_bucket"],
+            str(record["peak_count"]),
+            f"{record['expected']:.1f}",
+            f"{record['score']:.1e}",
+            f"{record['excess_mentions']:.0f}",
+        )
+    return table
+
+
+def render_samples(record: dict[str, Any]) -> Table:
+    table = Table("published", "sentiment", "text", title=f"Sample posts of alert {record['id']}")
+    for sample in record["samples"]:
+        compound = sample.get("compound")
+        table.add_row(
+            sample["published_at"],
+            "—" if compound is None else f"{compound:+.2f}",
+            sample["text"][:140],
+        )
+    return table
+
+
+@app.command("alerts")
+def alerts(
+    topic: Annotated[str | None, typer.Option(help="only this topic")] = None,
+    since: Annotated[str | None, typer.Option(help="e.g. 7d, 12h or an ISO time")] = "7d",
+    status: Annotated[str | None, typer.Option(help="open, acknowledged or resolved")] = None,
+    format: Annotated[
+        TableOrJson, typer.Option("--format", help="output format")
+    ] = TableOrJson.table,
+) -> None:
+    """List spike alerts, newest first."""
+    from monitor.reports import alert_records
+
+    moment = _since(since)
+    with read_session(settings_or_exit()) as session:
+        records = alert_records(session, topic=topic, since=moment, status=status)
+    if format is TableOrJson.json:
+        print_json(records)
+        return
+    if not records:
+        out.print("no alerts")
+        return
+    out.print(render_alerts(records))
+    for record in records[:3]:
+        if record["samples"]:
+            out.print(render_samples(record))
+
+
+def render_history(data: dict[str, Any]) -> Table:
+    table = Table(
+        "bucket start (UTC)",
+        "mentions",
+        "scored",
+        "mean compound",
+        "positive",
+        "neutral",
+        "negative",
+        title=f"{data['topic']}: {data['total']} mentions per {data['bucket']}",
+    )
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{value:.0%}"
+
+    for row in data["buckets"]:
+        mean = row["mean_compound"]
+        table.add_row(
+            row["start"],
+            str(row["count"]),
+            str(row["scored"]),
+            "—" if mean is None else f"{mean:+.3f}",
+            pct(row["positive_share"]),
+            pct(row["neutral_share"]),
+            pct(row["negative_share"]),
+        )
+    return table
+
+
+@app.command("history")
+def history(
+    topic: Annotated[str, typer.Argument(help="topic name, e.g. love-letter")],
+    since: Annotated[str, typer.Option(help="e.g. 30d, 12h or an ISO time")] = "7d",
+    bucket: Annotated[str, typer.Option(help="bucket width: 5m, 1h, 1d ...")] = "1h",
+    format: Annotated[
+        HistoryFormat, typer.Option("--format", help="output format")
+    ] = HistoryFormat.table,
+    skip_empty: Annotated[
+        bool, typer.Option(help="table only: hide buckets with no mentions")
+    ] = True,
+) -> None:
+    """Show a topic's mention count and sentiment per bucket (event time, UTC)."""
+    from monitor import reports
+    from monitor.timeline import parse_width
+
+    settings = settings_or_exit()
+    try:
+        width = parse_width(bucket)
+    except ValueError as exc:
+        raise fail(str(exc), code=2) from None
+    start = _since(since)
+    assert start is not None
+    base_width = _stored_bucket_width(settings)
+    now = utcnow()
+    with read_session(settings) as session:
+        try:
+            data = reports.history(
+                session, topic, since=start, until=now + width, width=width, base_width=base_width
+            )
+        except ValueError as exc:
+            raise fail(str(exc), code=2) from None
+    if format is HistoryFormat.json:
+        print_json(data)
+    elif format is HistoryFormat.csv:
+        sys.stdout.write(reports.history_csv(data["buckets"]))
+    else:
+        if skip_empty:
+            data = {**data, "buckets": [row for row in data["buckets"] if row["count"]]}
+        out.print(render_history(data))
+
+
+def _stored_bucket_width(settings: Settings) -> timedelta:
+    try:
+        minutes = load_config(settings.config_path).timeline.bucket_minutes
+    except ConfigError:
+        minutes = 5
+    return timedelta(minutes=minutes)
+
+
+@app.command("feeds")
+def feeds(
+    format: Annotated[
+        TableOrJson, typer.Option("--format", help="output format")
+    ] = TableOrJson.table,
+) -> None:
+    """Show each feed's health: last success, last error, consecutive failures, next poll."""
+    from monitor.reports import feed_records
+
+    with read_session(settings_or_exit()) as session:
+        records = feed_records(session, now=utcnow())
+    if format is TableOrJson.json:
+        print_json(records)
+        return
+    table = Table(
+        "feed",
+        "kind",
+        "last success",
+        "failures",
+        "last error",
+        "next poll",
+        "posts 24h",
+        title="Feeds",
+    )
+    for record in records:
+        table.add_row(
+            record["name"] + ("" if record["enabled"] else " (disabled)"),
+            record["kind"],
+            record["last_success_at"] or "never",
+            str(record["consecutive_failures"]),
+            (record["last_error"] or "")[:80],
+            record["next_poll_at"] or "now",
+            str(record["posts_24h"]),
+        )
+    out.print(table)
+
+
+@app.command("simulate")
+def simulate(
+    host: Annotated[str, typer.Option(help="address to serve on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port (0: any free port)")] = 8765,
+    seed: Annotated[int, typer.Option(help="seed of the simulated posts")] = 2024,
+    burst_delay: Annotated[float, typer.Option(help="seconds until the burst starts")] = 15.0,
+) -> None:
+    """Serve simulated fan posts as RSS on 127.0.0.1: history, then a burst."""
+    from monitor.simulate import run_simulator
+
+    run_simulator(host=host, port=port, seed=seed, burst_delay_seconds=burst_delay)
+
+
+@app.command("demo")
+def demo(
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the spike alert")] = 150.0,
+) -> None:
+    """Run the whole monitor offline: simulator, a Celery worker and beat; wait for the spike."""
+    from monitor.demo import run_demo
+
+    settings = settings_or_exit()
+    with reporting_errors():
+        code = run_demo(settings, timeout_seconds=timeout, console=out)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    """Entry point of the `monitor` console script."""
+    app()

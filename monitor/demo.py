@@ -1,0 +1,195 @@
+"""`monitor demo`: the simulator, a real Celery worker and beat, until the spike alert appears.
+
+The demo runs the production path end to end (beat dispatches, the worker polls, scores,
+stores and detects); only the feeds are simulated. It writes to the configured database (by
+default the embedded SQLite file), so `monitor history` and `monitor alerts` show its data
+afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rich.console import Console
+
+from monitor.config import parse_config
+from monitor.errors import ConfigError
+from monitor.reports import alert_records, history
+from monitor.settings import Settings
+from monitor.storage.engine import make_engine, make_session_factory
+from monitor.storage.migrate import upgrade
+
+DEMO_DETECTION_INTERVAL_SECONDS = 10
+DEMO_TOPIC = "love-letter"
+
+
+def demo_config_text(base_config: str, simulator: object) -> str:
+    """Return the demo's config: the base config's topics and settings, the simulator's feeds,
+    and detection every DEMO_DETECTION_INTERVAL_SECONDS so the demo is quick."""
+    from monitor.simulate import demo_config_toml
+
+    text = demo_config_toml(simulator, base_config=base_config)  # type: ignore[arg-type]
+    detection = re.search(r"(?ms)^\[detection\]\n(.*?)(?=^\[)", text)
+    if detection is None:
+        return text.replace(
+            "[[topics]]",
+            f"[detection]\ninterval_seconds = {DEMO_DETECTION_INTERVAL_SECONDS}\n\n[[topics]]",
+            1,
+        )
+    body = re.sub(r"(?m)^interval_seconds\s*=.*\n", "", detection.group(1))
+    body = f"interval_seconds = {DEMO_DETECTION_INTERVAL_SECONDS}\n{body}"
+    return text[: detection.start(1)] + body + text[detection.end(1) :]
+
+
+def _start(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    log = log_path.open("wb")
+    return subprocess.Popen(
+        command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def run_demo(settings: Settings, *, timeout_seconds: float, console: Console) -> int:
+    """Run the demo and return the exit code: 0 once the spike alert is printed."""
+    from monitor.cli import render_alerts, render_history, render_samples
+    from monitor.simulate import Simulator
+
+    base_path = settings.config_path
+    try:
+        base_config = base_path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{base_path}: cannot read the base config of the demo: {exc}") from exc
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.embedded_broker:
+        # Messages a previous run left in the embedded broker would only replay old polls.
+        shutil.rmtree(settings.broker_folder, ignore_errors=True)
+
+    simulator = Simulator()
+    simulator.start()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        config_text = demo_config_text(base_config, simulator)
+        config = parse_config(config_text, source="demo config")
+        demo_config = data_dir / "demo.toml"
+        demo_config.write_text(config_text, encoding="utf-8")
+        engine = make_engine(settings.database_url)
+        upgrade(engine)
+        console.print(
+            f"[bold]Simulator[/] serving {len(config.feeds)} feeds at "
+            f"{simulator.base_url}; the burst starts at "
+            f"{simulator.burst_start:%H:%M:%S} UTC"
+        )
+
+        env = dict(os.environ)
+        env.update(
+            MONITOR_CONFIG=str(demo_config),
+            MONITOR_DATA_DIR=str(data_dir),
+            MONITOR_DATABASE_URL=settings.database_url,
+            MONITOR_BROKER_URL="" if settings.embedded_broker else settings.broker_url,
+        )
+        celery = [sys.executable, "-m", "celery", "-A", "workers.app"]
+        processes.append(
+            _start(
+                [
+                    *celery,
+                    "worker",
+                    "--loglevel=INFO",
+                    "--concurrency=2",
+                    "--without-mingle",
+                    "--without-gossip",
+                    "-n",
+                    f"demo-{os.getpid()}@%h",
+                ],
+                env,
+                data_dir / "demo-worker.log",
+            )
+        )
+        processes.append(
+            _start(
+                [
+                    *celery,
+                    "beat",
+                    "--loglevel=INFO",
+                    "--schedule",
+                    str(data_dir / "demo-celerybeat-schedule"),
+                ],
+                env,
+                data_dir / "demo-beat.log",
+            )
+        )
+        console.print(
+            f"[bold]Worker and beat[/] started (logs in {data_dir}/demo-*.log); "
+            f"waiting up to {timeout_seconds:.0f} s for a spike alert on {DEMO_TOPIC}"
+        )
+
+        sessions = make_session_factory(engine)
+        burst_bucket = simulator.burst_start - timedelta(minutes=config.timeline.bucket_minutes)
+        deadline = time.monotonic() + timeout_seconds
+        found: dict | None = None
+        while time.monotonic() < deadline:
+            for process in processes:
+                if process.poll() is not None:
+                    console.print(
+                        f"[red]a demo process exited with {process.returncode}; "
+                        f"see {data_dir}/demo-*.log[/]"
+                    )
+                    return 1
+            with sessions() as session:
+                records = alert_records(session, topic=DEMO_TOPIC, since=burst_bucket)
+            if records:
+                found = records[0]
+                break
+            time.sleep(2)
+        if found is None:
+            console.print(
+                f"[red]no spike alert within {timeout_seconds:.0f} s; "
+                f"see `monitor feeds` and {data_dir}/demo-*.log[/]"
+            )
+            return 1
+        console.print(
+            f"[bold green]Spike detected[/] on {DEMO_TOPIC}: "
+            f"{found['peak_count']} mentions in one bucket, "
+            f"{found['expected']:.1f} expected (p = {found['score']:.1e})"
+        )
+        console.print(render_alerts([found]))
+        console.print(render_samples(found))
+        now = datetime.now(UTC)
+        with sessions() as session:
+            data = history(
+                session,
+                DEMO_TOPIC,
+                since=now - timedelta(hours=12),
+                until=now,
+                width=timedelta(hours=1),
+                base_width=timedelta(minutes=config.timeline.bucket_minutes),
+            )
+        console.print(render_history(data))
+        console.print(
+            "Next: `monitor alerts`, `monitor history love-letter --since 2d "
+            "--bucket 1h`, `monitor feeds`"
+        )
+        engine.dispose()
+        return 0
+    finally:
+        for process in processes:
+            _stop(process)
+        simulator.stop()

@@ -1,0 +1,91 @@
+"""Verdicts -> alert episode changes: one alert per spike episode, not one per bucket."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from monitor.detectors.base import Detector
+from monitor.model import BucketCount, Verdict
+from monitor.timeline import bucket_start, zero_filled
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """The stored state of an open alert episode that the decision needs."""
+
+    opened_bucket: datetime
+    last_bucket: datetime
+    peak_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeChange:
+    """What to do with the topic's alert: open one, extend the open one, or resolve it."""
+
+    action: Literal["open", "update", "resolve"]
+    verdict: Verdict | None = None
+
+
+def judge_latest(
+    stored: Sequence[BucketCount],
+    *,
+    detector: Detector,
+    now: datetime,
+    width: timedelta,
+    baseline_buckets: int,
+    min_history_buckets: int,
+    first_bucket: datetime | None,
+) -> list[Verdict]:
+    """Return verdicts on the latest complete bucket and the one still filling at `now`,
+    each against the `baseline_buckets` before it; none during warm-up."""
+    current = bucket_start(now, width)
+    previous = current - width
+    if first_bucket is None or (previous - first_bucket) / width < min_history_buckets:
+        return []
+    start = previous - width * baseline_buckets
+    series = zero_filled(stored, start=start, end=current + width, width=width)
+    counts = [bucket.count for bucket in series]
+    verdicts = []
+    for index, complete in ((len(series) - 2, True), (len(series) - 1, False)):
+        history_from = max(0, index - baseline_buckets)
+        # Buckets before the topic's first mention are unknown, not quiet.
+        history = [
+            count
+            for bucket, count in zip(
+                series[history_from:index], counts[history_from:index], strict=True
+            )
+            if bucket.start >= first_bucket
+        ]
+        verdicts.append(
+            detector.evaluate(
+                history, counts[index], bucket_start=series[index].start, complete=complete
+            )
+        )
+    return verdicts
+
+
+def decide_episode(
+    episode: Episode | None,
+    verdicts: Sequence[Verdict],
+    *,
+    width: timedelta,
+    resolve_after_buckets: int,
+) -> EpisodeChange | None:
+    """Return the change to the topic's alert given the latest verdicts, or None."""
+    anomalous = [verdict for verdict in verdicts if verdict.anomalous]
+    if anomalous:
+        if episode is None:
+            return EpisodeChange("open", anomalous[0])
+        return EpisodeChange("update", max(anomalous, key=lambda v: v.observed))
+    if episode is None:
+        return None
+    complete = [verdict for verdict in verdicts if verdict.complete]
+    if not complete:
+        return None
+    quiet_buckets = (complete[-1].bucket_start - episode.last_bucket) / width
+    if quiet_buckets >= resolve_after_buckets:
+        return EpisodeChange("resolve", complete[-1])
+    return None

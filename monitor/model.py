@@ -1,0 +1,69 @@
+"""Plain records passed between the core modules; no I/O, no ORM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One post as a source saw it, normalised; `external_id` is the dedupe key within `network`."""
+
+    network: str
+    external_id: str
+    text: str
+    published_at: datetime
+    url: str | None = None
+    author: str | None = None
+    lang: str | None = None
+    flags: tuple[str, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Sentiment:
+    """VADER's four scores for one text, with the label from the usual ±0.05 thresholds."""
+
+    compound: float
+    pos: float
+    neu: float
+    neg: float
+
+    @property
+    def label(self) -> str:
+        if self.compound >= 0.05:
+            return "positive"
+        if self.compound <= -0.05:
+            return "negative"
+        return "neutral"
+
+
+@dataclass(frozen=True, slots=True)
+class BucketCount:
+    """Mentions of one topic in one time bucket (zero-filled where nothing was stored)."""
+
+    start: datetime
+    count: int
+    sentiment_sum: float = 0.0
+    scored: int = 0
+    positive: int = 0
+    neutral: int = 0
+    negative: int = 0
+
+    @property
+    def mean_compound(self) -> float | None:
+        return self.sentiment_sum / self.scored if self.scored else None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A detector's judgement of one bucket against its baseline."""
+
+    bucket_start: datetime
+    observed: int
+    expected: float
+    score: float  # tail probability of seeing `observed` or more under the baseline
+    anomalous: bool
+    complete: bool  # False when the bucket is still filling (an early alert)

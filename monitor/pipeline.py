@@ -1,0 +1,259 @@
+"""The monitor's cycle, I/O passed in: fetch -> parse -> match -> score -> store; detect."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.episodes import Episode, decide_episode, judge_latest
+from monitor.errors import SourceError
+from monitor.matching import Matcher
+from monitor.model import Post
+from monitor.runtime import Runtime
+from monitor.schedule import next_poll_after_failure, next_poll_after_success
+from monitor.sentiment import score_text
+from monitor.sources import FeedState, source_for
+from monitor.sources.fetch import fetch
+from monitor.storage import queries
+from monitor.storage.engine import session_scope
+from monitor.storage.tables import AlertRow
+
+log = logging.getLogger(__name__)
+
+# Longer than a poll may take (the task's hard time limit), so a lease outlives its poll.
+POLL_LEASE = timedelta(minutes=3)
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """What one poll of one feed did."""
+
+    feed_id: int
+    feed_name: str
+    status: str  # "stored", "not-modified", "failed", "skipped"
+    fetched: int = 0
+    matched: int = 0
+    new_posts: int = 0
+    new_mentions: int = 0
+    error: str | None = None
+
+
+def match_and_score(
+    posts: Iterable[Post], matcher: Matcher, *, topics: set[str] | None = None
+) -> list[queries.MatchedPost]:
+    """Return the posts that mention a topic (limited to `topics` if given), each scored once."""
+    matched = []
+    for post in posts:
+        hits = matcher.topics_in(post.text, lang=post.lang)
+        if topics is not None:
+            hits = {name: terms for name, terms in hits.items() if name in topics}
+        if hits:
+            matched.append(queries.MatchedPost(post, hits, score_text(post.text)))
+    return matched
+
+
+def _newest(posts: Sequence[Post], limit: int) -> Sequence[Post]:
+    if len(posts) <= limit:
+        return posts
+    return sorted(posts, key=lambda post: post.published_at, reverse=True)[:limit]
+
+
+def poll_feed(runtime: Runtime, feed_id: int, *, now: datetime) -> PollOutcome:
+    """Poll one feed and store what is new; a failure is recorded on the feed, never raised."""
+    with session_scope(runtime.sessions) as session:
+        feed = queries.claim_feed(session, feed_id, now=now, lease=POLL_LEASE)
+        if feed is None:
+            return PollOutcome(feed_id, str(feed_id), "skipped")
+        name, kind, url = feed.name, feed.kind, feed.target
+        interval, failures = feed.interval_seconds, feed.consecutive_failures
+        etag, last_modified, cursor = feed.etag, feed.last_modified, feed.cursor
+    feed_config = next((f for f in runtime.config.feeds if f.name == name), None)
+    topics = {t.name for t in runtime.config.feed_topics(feed_config)} if feed_config else None
+    try:
+        source = source_for(kind)
+        request = source.build_request(FeedState(url=url, cursor=cursor))
+        result = fetch(
+            runtime.http,
+            request,
+            limits=runtime.config.fetch,
+            etag=etag,
+            last_modified=last_modified,
+            now=now,
+        )
+        if result.not_modified:
+            with session_scope(runtime.sessions) as session:
+                queries.record_poll_success(
+                    session,
+                    feed_id,
+                    now=now,
+                    next_poll_at=next_poll_after_success(now, interval),
+                    etag=etag,
+                    last_modified=last_modified,
+                    cursor=cursor,
+                    new_posts=0,
+                    keep_validators=True,
+                )
+            return PollOutcome(feed_id, name, "not-modified")
+        page = source.parse(
+            result.body, url=result.url, content_type=result.content_type, fetched_at=now
+        )
+    except SourceError as exc:
+        retry_after = getattr(exc, "retry_after_seconds", None)
+        with session_scope(runtime.sessions) as session:
+            queries.record_poll_failure(
+                session,
+                feed_id,
+                now=now,
+                error=f"{type(exc).__name__}: {exc}",
+                next_poll_at=next_poll_after_failure(
+                    now, interval, failures + 1, retry_after_seconds=retry_after
+                ),
+            )
+        log.warning("poll failed", extra={"feed": name, "error": str(exc)})
+        return PollOutcome(feed_id, name, "failed", error=f"{type(exc).__name__}: {exc}")
+    posts = _newest(page.posts, runtime.config.fetch.max_entries_per_poll)
+    matched = match_and_score(posts, runtime.matcher, topics=topics)
+    # Posts, mentions, timeline counters, validators and cursor commit together or not at all.
+    with session_scope(runtime.sessions) as session:
+        stored = queries.store_matched_posts(
+            session,
+            feed_id=feed_id,
+            matched=matched,
+            bucket_width=runtime.bucket_width,
+            fetched_at=now,
+        )
+        queries.record_poll_success(
+            session,
+            feed_id,
+            now=now,
+            next_poll_at=next_poll_after_success(now, interval),
+            etag=result.etag,
+            last_modified=result.last_modified,
+            cursor=page.next_cursor,
+            new_posts=stored.new_posts,
+        )
+    return PollOutcome(
+        feed_id,
+        name,
+        "stored",
+        fetched=len(page.posts),
+        matched=len(matched),
+        new_posts=stored.new_posts,
+        new_mentions=stored.new_mentions,
+    )
+
+
+def dispatch_due_feeds(runtime: Runtime, *, now: datetime) -> list[int]:
+    """Return the ids of the feeds due for a poll, marked so they are not dispatched twice."""
+    with session_scope(runtime.sessions) as session:
+        return queries.claim_due_feeds(session, now=now, redispatch_after=POLL_LEASE)
+
+
+def all_feed_ids(runtime: Runtime) -> list[int]:
+    """Return the ids of every enabled feed."""
+    with session_scope(runtime.sessions) as session:
+        return [feed.id for feed in queries.list_feeds(session) if feed.enabled]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChange:
+    """An alert that detection opened, updated or resolved."""
+
+    alert_id: int
+    topic: str
+    action: str
+    observed: int
+    expected: float
+
+
+def detect_spikes(runtime: Runtime, *, now: datetime) -> list[AlertChange]:
+    """Judge every topic's latest buckets and open, update or resolve its spike episode."""
+    settings = runtime.config.detection
+    width = runtime.bucket_width
+    changes: list[AlertChange] = []
+    for topic in runtime.config.topics:
+        with session_scope(runtime.sessions) as session:
+            topic_id = queries.get_topic_id(session, topic.name)
+            window_start = now - width * (settings.baseline_buckets + 2)
+            stored = queries.load_buckets(session, topic_id, start=window_start, end=now + width)
+            verdicts = judge_latest(
+                stored,
+                detector=runtime.detector,
+                now=now,
+                width=width,
+                baseline_buckets=settings.baseline_buckets,
+                min_history_buckets=settings.min_history_buckets,
+                first_bucket=queries.first_bucket(session, topic_id),
+            )
+            row = queries.open_alert(session, topic_id, "spike")
+            episode = Episode(row.opened_bucket, row.last_bucket, row.peak_count) if row else None
+            change = decide_episode(
+                episode,
+                verdicts,
+                width=width,
+                resolve_after_buckets=settings.resolve_after_buckets,
+            )
+            if change is None or change.verdict is None:
+                continue
+            verdict = change.verdict
+            if change.action == "open":
+                row = AlertRow(
+                    topic_id=topic_id,
+                    kind="spike",
+                    status="open",
+                    opened_bucket=verdict.bucket_start,
+                    last_bucket=verdict.bucket_start,
+                    peak_bucket=verdict.bucket_start,
+                    observed=verdict.observed,
+                    expected=verdict.expected,
+                    score=verdict.score,
+                    peak_count=verdict.observed,
+                    excess_mentions=max(0.0, verdict.observed - verdict.expected),
+                    samples=queries.sample_mentions(
+                        session,
+                        topic_id,
+                        start=verdict.bucket_start,
+                        end=verdict.bucket_start + width,
+                        limit=settings.sample_posts,
+                    ),
+                    opened_at=now,
+                    updated_at=now,
+                )
+                session.add(row)
+                session.flush()
+            elif change.action == "update" and row is not None:
+                row.last_bucket = max(row.last_bucket, verdict.bucket_start)
+                if verdict.observed > row.peak_count:
+                    row.peak_count, row.peak_bucket = verdict.observed, verdict.bucket_start
+                    row.observed, row.expected = verdict.observed, verdict.expected
+                    row.score = verdict.score
+                    row.samples = queries.sample_mentions(
+                        session,
+                        topic_id,
+                        start=verdict.bucket_start,
+                        end=verdict.bucket_start + width,
+                        limit=settings.sample_posts,
+                    )
+                row.excess_mentions = _excess(stored, row, verdict.expected, width)
+                row.updated_at = now
+            elif change.action == "resolve" and row is not None:
+                row.status, row.resolved_at, row.updated_at = "resolved", now, now
+            else:
+                continue
+            changes.append(
+                AlertChange(row.id, topic.name, change.action, verdict.observed, verdict.expected)
+            )
+    return changes
+
+
+def _excess(stored: Sequence, row: AlertRow, expected: float, width: timedelta) -> float:
+    return round(
+        sum(
+            max(0.0, bucket.count - expected)
+            for bucket in stored
+            if row.opened_bucket <= bucket.start <= row.last_bucket
+        ),
+        2,
+    )

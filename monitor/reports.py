@@ -1,0 +1,158 @@
+"""Stored rows -> the documented JSON shapes that the CLI prints (and other tools read)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from monitor.model import BucketCount
+from monitor.storage import queries
+from monitor.storage.tables import AlertRow, Feed
+from monitor.timeline import as_utc, bucket_start, rollup, zero_filled
+
+HISTORY_FIELDS = (
+    "start",
+    "count",
+    "scored",
+    "mean_compound",
+    "positive_share",
+    "neutral_share",
+    "negative_share",
+)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return as_utc(moment).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def alert_record(alert: AlertRow, topic: str) -> dict[str, Any]:
+    """Return one alert as its documented JSON object."""
+    return {
+        "id": alert.id,
+        "topic": topic,
+        "kind": alert.kind,
+        "status": alert.status,
+        "opened_bucket": _iso(alert.opened_bucket),
+        "last_bucket": _iso(alert.last_bucket),
+        "peak_bucket": _iso(alert.peak_bucket),
+        "observed": alert.observed,
+        "expected": alert.expected,
+        "score": alert.score,
+        "peak_count": alert.peak_count,
+        "excess_mentions": alert.excess_mentions,
+        "samples": alert.samples or [],
+        "opened_at": _iso(alert.opened_at),
+        "updated_at": _iso(alert.updated_at),
+        "resolved_at": _iso(alert.resolved_at),
+        "acked_at": _iso(alert.acked_at),
+    }
+
+
+def alert_records(
+    session: Session,
+    *,
+    topic: str | None = None,
+    since: datetime | None = None,
+    status: str | None = None,
+) -> list[dict[str, Any]]:
+    """Return the alerts matching the filters, newest first, as JSON objects."""
+    topic_id = queries.get_topic_id(session, topic) if topic else None
+    rows = session.execute(queries.alerts_query(topic_id=topic_id, since=since, status=status))
+    return [alert_record(alert, name) for alert, name in rows]
+
+
+def history_record(bucket: BucketCount) -> dict[str, Any]:
+    """Return one history bucket as its documented JSON object (shares over scored mentions)."""
+
+    def share(part: int) -> float | None:
+        return round(part / bucket.scored, 4) if bucket.scored else None
+
+    mean = bucket.mean_compound
+    return {
+        "start": _iso(bucket.start),
+        "count": bucket.count,
+        "scored": bucket.scored,
+        "mean_compound": None if mean is None else round(mean, 4),
+        "positive_share": share(bucket.positive),
+        "neutral_share": share(bucket.neutral),
+        "negative_share": share(bucket.negative),
+    }
+
+
+def history(
+    session: Session,
+    topic: str,
+    *,
+    since: datetime,
+    until: datetime,
+    width: timedelta,
+    base_width: timedelta,
+) -> dict[str, Any]:
+    """Return a topic's timeline from `since` to `until`, rolled up to `width`, zero-filled."""
+    if width < base_width or width % base_width:
+        raise ValueError(
+            f"bucket width must be a multiple of the stored {int(base_width.total_seconds() // 60)}"
+            "-minute buckets"
+        )
+    topic_id = queries.get_topic_id(session, topic)
+    start = bucket_start(since, width)
+    stored = queries.load_buckets(session, topic_id, start=start, end=until)
+    buckets = zero_filled(rollup(stored, width), start=start, end=until, width=width)
+    return {
+        "topic": topic,
+        "bucket": _width_text(width),
+        "since": _iso(start),
+        "until": _iso(until),
+        "total": sum(b.count for b in buckets),
+        "buckets": [history_record(b) for b in buckets],
+    }
+
+
+def history_csv(records: Sequence[dict[str, Any]]) -> str:
+    """Return history buckets as CSV with a header row."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=HISTORY_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({key: "" if record[key] is None else record[key] for key in HISTORY_FIELDS})
+    return out.getvalue()
+
+
+def _width_text(width: timedelta) -> str:
+    seconds = int(width.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds // 60}m"
+
+
+def feed_record(feed: Feed, *, posts_24h: int) -> dict[str, Any]:
+    """Return one feed's health as its documented JSON object."""
+    return {
+        "name": feed.name,
+        "kind": feed.kind,
+        "target": feed.target,
+        "enabled": bool(feed.enabled),
+        "interval_seconds": feed.interval_seconds,
+        "last_polled_at": _iso(feed.last_polled_at),
+        "last_success_at": _iso(feed.last_success_at),
+        "last_error": feed.last_error,
+        "last_error_at": _iso(feed.last_error_at),
+        "consecutive_failures": feed.consecutive_failures,
+        "next_poll_at": _iso(feed.next_poll_at),
+        "posts_stored": feed.posts_stored,
+        "posts_24h": posts_24h,
+    }
+
+
+def feed_records(session: Session, *, now: datetime) -> list[dict[str, Any]]:
+    """Return every feed's health."""
+    return [
+        feed_record(feed, posts_24h=queries.mentions_since(session, feed.id, now - timedelta(1)))
+        for feed in queries.list_feeds(session)
+    ]

@@ -1,0 +1,49 @@
+"""When to poll a feed next: pure functions of `now`, the interval and the failure count."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+MAX_BACKOFF = timedelta(hours=6)
+MIN_RETRY_AFTER = timedelta(seconds=10)
+MAX_RETRY_AFTER = timedelta(hours=24)
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+    """Return the seconds a Retry-After header asks for (delta-seconds or HTTP date), or None
+    when the header is missing or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - now).total_seconds())
+
+
+def next_poll_after_success(now: datetime, interval_seconds: int) -> datetime:
+    """Return when a feed that was just polled successfully is due again."""
+    return now + timedelta(seconds=interval_seconds)
+
+
+def next_poll_after_failure(
+    now: datetime,
+    interval_seconds: int,
+    consecutive_failures: int,
+    *,
+    retry_after_seconds: float | None = None,
+) -> datetime:
+    """Return when a failing feed is due again: the interval doubled per consecutive failure,
+    capped at MAX_BACKOFF, and never sooner than a (clamped) Retry-After."""
+    exponent = max(0, min(consecutive_failures - 1, 16))
+    delay = min(MAX_BACKOFF, timedelta(seconds=interval_seconds * 2**exponent))
+    if retry_after_seconds is not None:
+        asked = timedelta(seconds=retry_after_seconds)
+        delay = max(delay, min(MAX_RETRY_AFTER, max(MIN_RETRY_AFTER, asked)))
+    return now + delay

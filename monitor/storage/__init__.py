@@ -1,0 +1,1 @@
+"""Everything that touches the database: tables, engine set-up, migrations and queries."""

@@ -1,0 +1,415 @@
+"""Small functions that take a Session: every read and write the core needs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from monitor.config import MonitorConfig
+from monitor.errors import UnknownTopicError
+from monitor.model import BucketCount, Post, Sentiment
+from monitor.storage.tables import AlertRow, Feed, MentionRow, PostRow, TimelineBucket, Topic
+from monitor.timeline import bucket_start
+
+_CHUNK = 400  # rows per INSERT; far below SQLite's bound-parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedPost:
+    """A post with the topics it mentions (topic -> matched terms) and its sentiment."""
+
+    post: Post
+    topics: dict[str, tuple[str, ...]]
+    sentiment: Sentiment | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    new_posts: int
+    new_mentions: int
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _chunks(rows: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def sync_config(session: Session, config: MonitorConfig) -> None:
+    """Create or update the topic and feed rows the config declares; disable feeds it dropped."""
+    known_topics = set(session.scalars(select(Topic.name)))
+    for topic in config.topics:
+        if topic.name not in known_topics:
+            session.execute(
+                _insert(session, Topic.__table__)
+                .values(name=topic.name)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+    configured = {feed.name: feed for feed in config.feeds}
+    for row in session.scalars(select(Feed)):
+        wanted = configured.pop(row.name, None)
+        if wanted is None:
+            row.enabled = 0
+            continue
+        if (row.kind, row.target) != (wanted.kind, wanted.url):
+            # A new target is a new feed: its validators and cursor no longer apply.
+            row.etag = row.last_modified = row.cursor = None
+        row.kind, row.target = wanted.kind, wanted.url
+        row.interval_seconds, row.enabled = wanted.interval_seconds, 1
+    for feed in configured.values():
+        session.execute(
+            _insert(session, Feed.__table__)
+            .values(
+                name=feed.name,
+                kind=feed.kind,
+                target=feed.url,
+                interval_seconds=feed.interval_seconds,
+                consecutive_failures=0,
+                posts_stored=0,
+                enabled=1,
+            )
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+    session.flush()
+
+
+def topic_ids(session: Session) -> dict[str, int]:
+    """Return {topic name: id} for every stored topic."""
+    return {name: id_ for id_, name in session.execute(select(Topic.id, Topic.name))}
+
+
+def get_topic_id(session: Session, name: str) -> int:
+    """Return the id of topic `name`; UnknownTopicError naming the known topics otherwise."""
+    ids = topic_ids(session)
+    if name not in ids:
+        known = ", ".join(sorted(ids)) or "none yet"
+        raise UnknownTopicError(f"unknown topic {name!r} (known: {known})")
+    return ids[name]
+
+
+def claim_due_feeds(session: Session, *, now: datetime, redispatch_after: timedelta) -> list[int]:
+    """Return the enabled feeds that are due and not being polled, and push their next poll
+    out by `redispatch_after`, so a lost queue message is sent again after that but a
+    queued one is not sent twice."""
+    due = (
+        select(Feed.id)
+        .where(Feed.enabled == 1)
+        .where(or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))
+        .where(or_(Feed.lease_until.is_(None), Feed.lease_until <= now))
+        .order_by(Feed.next_poll_at.is_not(None), Feed.next_poll_at, Feed.id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = list(session.scalars(due))
+    if ids:
+        session.execute(
+            update(Feed).where(Feed.id.in_(ids)).values(next_poll_at=now + redispatch_after)
+        )
+    return ids
+
+
+def claim_feed(session: Session, feed_id: int, *, now: datetime, lease: timedelta) -> Feed | None:
+    """Take the poll lease of one enabled feed unless a running poll holds it; return the row
+    (None when leased elsewhere or unknown)."""
+    taken = session.execute(
+        update(Feed)
+        .where(Feed.id == feed_id, Feed.enabled == 1)
+        .where(or_(Feed.lease_until.is_(None), Feed.lease_until <= now))
+        .values(lease_until=now + lease, last_polled_at=now)
+    )
+    if taken.rowcount != 1:
+        return None
+    return session.get(Feed, feed_id, populate_existing=True)
+
+
+def store_matched_posts(
+    session: Session,
+    *,
+    feed_id: int | None,
+    matched: Sequence[MatchedPost],
+    bucket_width: timedelta,
+    fetched_at: datetime,
+) -> StoreResult:
+    """Insert the posts and mentions not stored yet and add exactly those to the timeline, in
+    the caller's transaction; seeing a post again changes nothing."""
+    unique: dict[tuple[str, str], MatchedPost] = {}
+    for item in matched:
+        unique.setdefault((item.post.network, item.post.external_id), item)
+    if not unique:
+        return StoreResult(0, 0)
+    post_rows = [
+        {
+            "network": item.post.network,
+            "external_id": item.post.external_id,
+            "feed_id": feed_id,
+            "url": item.post.url,
+            "author": item.post.author,
+            "text": item.post.text,
+            "lang": item.post.lang,
+            "published_at": item.post.published_at,
+            "fetched_at": fetched_at,
+            "flags": ",".join(item.post.flags) or None,
+        }
+        for item in unique.values()
+    ]
+    new_posts = 0
+    for chunk in _chunks(post_rows):
+        inserted = session.execute(
+            _insert(session, PostRow.__table__)
+            .values(list(chunk))
+            .on_conflict_do_nothing(index_elements=["network", "external_id"])
+            .returning(PostRow.__table__.c.id)
+        )
+        new_posts += len(inserted.all())
+    post_ids = _post_ids(session, list(unique))
+    topics = topic_ids(session)
+    mention_rows = []
+    for key, item in unique.items():
+        for topic, terms in item.topics.items():
+            sentiment = item.sentiment
+            mention_rows.append(
+                {
+                    "post_id": post_ids[key],
+                    "topic_id": topics[topic],
+                    "bucket_start": bucket_start(item.post.published_at, bucket_width),
+                    "published_at": item.post.published_at,
+                    "terms": " | ".join(terms)[:1000],
+                    "compound": sentiment.compound if sentiment else None,
+                    "pos": sentiment.pos if sentiment else None,
+                    "neu": sentiment.neu if sentiment else None,
+                    "neg": sentiment.neg if sentiment else None,
+                    "label": sentiment.label if sentiment else "unscored",
+                }
+            )
+    table = MentionRow.__table__
+    increments: dict[tuple[int, datetime], list[float]] = defaultdict(lambda: [0, 0.0, 0, 0, 0, 0])
+    new_mentions = 0
+    for chunk in _chunks(mention_rows):
+        inserted = session.execute(
+            _insert(session, table)
+            .values(list(chunk))
+            .on_conflict_do_nothing(index_elements=["post_id", "topic_id"])
+            .returning(table.c.topic_id, table.c.bucket_start, table.c.compound, table.c.label)
+        )
+        for topic_id, bucket, compound, label in inserted:
+            new_mentions += 1
+            acc = increments[(topic_id, bucket)]
+            acc[0] += 1
+            if compound is not None:
+                acc[1] += compound
+                acc[2] += 1
+            acc[3] += label == "positive"
+            acc[4] += label == "neutral"
+            acc[5] += label == "negative"
+    _add_to_timeline(session, increments)
+    return StoreResult(new_posts=new_posts, new_mentions=new_mentions)
+
+
+def _post_ids(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    ids: dict[tuple[str, str], int] = {}
+    by_network: dict[str, list[str]] = defaultdict(list)
+    for network, external_id in keys:
+        by_network[network].append(external_id)
+    for network, external_ids in by_network.items():
+        for chunk in _chunks(external_ids):
+            rows = session.execute(
+                select(PostRow.id, PostRow.external_id).where(
+                    PostRow.network == network, PostRow.external_id.in_(chunk)
+                )
+            )
+            ids.update({(network, external_id): id_ for id_, external_id in rows})
+    return ids
+
+
+def _add_to_timeline(session: Session, increments: dict[tuple[int, datetime], list[float]]) -> None:
+    if not increments:
+        return
+    table = TimelineBucket.__table__
+    for (topic_id, bucket), acc in sorted(increments.items()):
+        statement = _insert(session, table).values(
+            topic_id=topic_id,
+            bucket_start=bucket,
+            count=int(acc[0]),
+            sentiment_sum=acc[1],
+            scored=int(acc[2]),
+            positive=int(acc[3]),
+            neutral=int(acc[4]),
+            negative=int(acc[5]),
+        )
+        excluded = statement.excluded
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["topic_id", "bucket_start"],
+                set_={
+                    "count": table.c.count + excluded.count,
+                    "sentiment_sum": table.c.sentiment_sum + excluded.sentiment_sum,
+                    "scored": table.c.scored + excluded.scored,
+                    "positive": table.c.positive + excluded.positive,
+                    "neutral": table.c.neutral + excluded.neutral,
+                    "negative": table.c.negative + excluded.negative,
+                },
+            )
+        )
+
+
+def record_poll_success(
+    session: Session,
+    feed_id: int,
+    *,
+    now: datetime,
+    next_poll_at: datetime,
+    etag: str | None,
+    last_modified: str | None,
+    cursor: str | None,
+    new_posts: int,
+    keep_validators: bool = False,
+) -> None:
+    """Store a successful poll: validators and cursor, health, next poll; release the lease."""
+    values: dict[str, Any] = {
+        "last_success_at": now,
+        "consecutive_failures": 0,
+        "next_poll_at": next_poll_at,
+        "lease_until": None,
+        "posts_stored": Feed.posts_stored + new_posts,
+    }
+    if not keep_validators:
+        values.update(etag=etag, last_modified=last_modified, cursor=cursor)
+    session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
+
+
+def record_poll_failure(
+    session: Session, feed_id: int, *, now: datetime, error: str, next_poll_at: datetime
+) -> None:
+    """Store a failed poll on its feed (validators and cursor untouched); release the lease."""
+    session.execute(
+        update(Feed)
+        .where(Feed.id == feed_id)
+        .values(
+            last_error=error[:2000],
+            last_error_at=now,
+            consecutive_failures=Feed.consecutive_failures + 1,
+            next_poll_at=next_poll_at,
+            lease_until=None,
+        )
+    )
+
+
+def load_buckets(
+    session: Session, topic_id: int, *, start: datetime, end: datetime
+) -> list[BucketCount]:
+    """Return the stored buckets of a topic with start <= bucket < end, in time order."""
+    rows = session.execute(
+        select(TimelineBucket)
+        .where(
+            TimelineBucket.topic_id == topic_id,
+            TimelineBucket.bucket_start >= start,
+            TimelineBucket.bucket_start < end,
+        )
+        .order_by(TimelineBucket.bucket_start)
+    ).scalars()
+    return [
+        BucketCount(
+            start=row.bucket_start,
+            count=row.count,
+            sentiment_sum=row.sentiment_sum,
+            scored=row.scored,
+            positive=row.positive,
+            neutral=row.neutral,
+            negative=row.negative,
+        )
+        for row in rows
+    ]
+
+
+def first_bucket(session: Session, topic_id: int) -> datetime | None:
+    """Return the earliest bucket with mentions of a topic, or None."""
+    return session.scalar(
+        select(func.min(TimelineBucket.bucket_start)).where(TimelineBucket.topic_id == topic_id)
+    )
+
+
+def open_alert(session: Session, topic_id: int, kind: str) -> AlertRow | None:
+    """Return the open episode of `kind` for a topic, if any."""
+    return session.scalar(
+        select(AlertRow)
+        .where(AlertRow.topic_id == topic_id, AlertRow.kind == kind)
+        .where(AlertRow.status.in_(("open", "acknowledged")))
+        .where(AlertRow.resolved_at.is_(None))
+        .order_by(AlertRow.opened_bucket.desc())
+        .limit(1)
+    )
+
+
+def sample_mentions(
+    session: Session, topic_id: int, *, start: datetime, end: datetime, limit: int
+) -> list[dict[str, Any]]:
+    """Return up to `limit` mentions of a topic published in [start, end), earliest first."""
+    rows = session.execute(
+        select(PostRow, MentionRow)
+        .join(MentionRow, MentionRow.post_id == PostRow.id)
+        .where(
+            MentionRow.topic_id == topic_id,
+            MentionRow.published_at >= start,
+            MentionRow.published_at < end,
+        )
+        .order_by(MentionRow.published_at, MentionRow.id)
+        .limit(limit)
+    )
+    return [
+        {
+            "text": post.text[:500],
+            "url": post.url,
+            "author": post.author,
+            "network": post.network,
+            "published_at": post.published_at.isoformat(),
+            "compound": mention.compound,
+            "label": mention.label,
+            "terms": mention.terms,
+        }
+        for post, mention in rows
+    ]
+
+
+def alerts_query(
+    *, topic_id: int | None = None, since: datetime | None = None, status: str | None = None
+) -> Select[tuple[AlertRow, str]]:
+    """Return the SELECT of alerts (with topic names), newest first, filtered as given."""
+    query = select(AlertRow, Topic.name).join(Topic, Topic.id == AlertRow.topic_id)
+    conditions = []
+    if topic_id is not None:
+        conditions.append(AlertRow.topic_id == topic_id)
+    if since is not None:
+        conditions.append(AlertRow.last_bucket >= since)
+    if status is not None:
+        conditions.append(AlertRow.status == status)
+    if conditions:
+        query = query.where(and_(*conditions))
+    return query.order_by(AlertRow.opened_bucket.desc(), AlertRow.id.desc())
+
+
+def list_feeds(session: Session) -> list[Feed]:
+    """Return every feed row, enabled first, by name."""
+    return list(session.scalars(select(Feed).order_by(Feed.enabled.desc(), Feed.name)))
+
+
+def mentions_since(session: Session, feed_id: int, since: datetime) -> int:
+    """Return how many posts a feed stored that were fetched since `since`."""
+    return (
+        session.scalar(
+            select(func.count(PostRow.id)).where(
+                PostRow.feed_id == feed_id, PostRow.fetched_at >= since
+            )
+        )
+        or 0
+    )

@@ -1,0 +1,289 @@
+"""End to end with real processes: a Celery worker and beat on real Redis, storing in real
+PostgreSQL, polling a feed server on 127.0.0.1, flag a spike."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from monitor.storage.engine import make_engine, make_session_factory
+from monitor.storage.migrate import upgrade
+from monitor.storage.tables import AlertRow, Feed, MentionRow, TimelineBucket
+from tests.conftest import REPO, FeedServer, Route, rfc822, rss, write_config
+
+pytestmark = pytest.mark.integration
+
+
+def spike_feed(now: datetime) -> tuple[bytes, int]:
+    """Return a feed with 4 h of quiet history (one post every 10 min) and a burst of 30 posts
+    in the current bucket, and the number of love-letter posts in it."""
+    items = []
+    for index in range(24):
+        items.append(
+            {
+                "guid": f"tag:fixture,2024:base-{index}",
+                "title": f"Still thinking about Taehyung's Love Letter ({index})",
+                "pubDate": rfc822(now - timedelta(minutes=10 * (index + 1))),
+            }
+        )
+    for index in range(30):
+        items.append(
+            {
+                "guid": f"tag:fixture,2024:burst-{index}",
+                "title": f"V singing Love Letter in the IU behind the scenes video!! {index} 😭",
+                "description": "<p>the <b>LWA</b> behind-the-scenes is out</p>",
+                "pubDate": rfc822(now),
+            }
+        )
+    return rss(items), len(items)
+
+
+def processes_env(
+    tmp_path: Path, config: Path, database_url: str, broker_url: str
+) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        MONITOR_CONFIG=str(config),
+        MONITOR_DATA_DIR=str(tmp_path / "var"),
+        MONITOR_DATABASE_URL=database_url,
+        MONITOR_BROKER_URL=broker_url,
+        PYTHONPATH=str(REPO),
+    )
+    return env
+
+
+def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command,
+        env=env,
+        cwd=REPO,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture
+def spike_setup(
+    tmp_path: Path, postgres_url: str, redis_url: str, feed_server: FeedServer
+) -> Iterator[dict[str, object]]:
+    now = datetime.now(UTC)
+    body, expected = spike_feed(now)
+    feed_server.routes["/fans.xml"] = Route(body=body)
+    config = write_config(
+        tmp_path / "monitor.toml",
+        feeds=[
+            {
+                "name": "fans",
+                "kind": "rss",
+                "url": feed_server.url("/fans.xml"),
+                "interval_seconds": 10,
+            }
+        ],
+    )
+    text = config.read_text()
+    faster = text.replace("interval_seconds = 60 ", "interval_seconds = 5 ", 1)
+    assert faster != text
+    config.write_text(faster)
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    yield {
+        "env": processes_env(tmp_path, config, postgres_url, redis_url),
+        "sessions": make_session_factory(engine),
+        "expected": expected,
+    }
+    engine.dispose()
+
+
+def wait_for(predicate, *, timeout: float, processes: list[subprocess.Popen[bytes]]) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for process in processes:
+            assert process.poll() is None, f"{process.args} exited with {process.returncode}"
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return predicate()
+
+
+def test_worker_and_beat_poll_store_and_flag_a_spike(
+    tmp_path: Path, spike_setup: dict[str, object], feed_server: FeedServer
+) -> None:
+    env, sessions, expected = spike_setup["env"], spike_setup["sessions"], spike_setup["expected"]
+    celery = [sys.executable, "-m", "celery", "-A", "workers.app"]
+    worker = start(
+        [
+            *celery,
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=2",
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            f"test-{os.getpid()}@%h",
+        ],
+        env,
+        tmp_path / "worker.log",
+    )
+    beat = start(
+        [*celery, "beat", "--loglevel=INFO", "--schedule", str(tmp_path / "beat")],
+        env,
+        tmp_path / "beat.log",
+    )
+    try:
+
+        def stored() -> int:
+            with sessions() as session:
+                return session.scalar(select(func.count(MentionRow.id))) or 0
+
+        def alert() -> AlertRow | None:
+            with sessions() as session:
+                return session.scalar(select(AlertRow))
+
+        assert wait_for(lambda: stored() >= expected, timeout=60, processes=[worker, beat]), (
+            tmp_path / "worker.log"
+        ).read_text()[-3000:]
+        assert wait_for(lambda: alert() is not None, timeout=30, processes=[worker, beat]), (
+            tmp_path / "worker.log"
+        ).read_text()[-3000:]
+        found = alert()
+        assert found.kind == "spike" and found.status == "open"
+        assert found.peak_count >= 10 and found.expected < 3
+        assert found.samples and "Love Letter" in found.samples[0]["text"]
+        # Several more polls of the same feed (every 10 s) change no count.
+        polls_before = feed_server.hits("/fans.xml")
+        assert wait_for(
+            lambda: feed_server.hits("/fans.xml") >= polls_before + 1,
+            timeout=30,
+            processes=[worker, beat],
+        )
+        with sessions() as session:
+            assert session.scalar(select(func.count(MentionRow.id))) == expected
+            assert session.scalar(select(func.sum(TimelineBucket.count))) == expected
+            assert session.scalar(select(func.count(AlertRow.id))) == 1
+            feed = session.scalar(select(Feed))
+            assert feed.consecutive_failures == 0 and feed.last_success_at is not None
+    finally:
+        stop(beat)
+        stop(worker)
+
+
+def test_worker_refuses_to_start_on_an_unmigrated_database(
+    tmp_path: Path, postgres_url: str, redis_url: str, feed_server: FeedServer
+) -> None:
+    config = write_config(
+        tmp_path / "monitor.toml",
+        feeds=[{"name": "fans", "kind": "rss", "url": feed_server.url("/fans.xml")}],
+    )
+    env = processes_env(tmp_path, config, postgres_url, redis_url)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.app",
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=1",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "monitor db upgrade" in result.stdout + result.stderr
+
+
+def test_cli_reads_what_the_pipeline_stored(tmp_path: Path, spike_setup: dict[str, object]) -> None:
+    env = spike_setup["env"]
+    poll = subprocess.run(
+        [sys.executable, "-m", "monitor", "poll", "--once"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert poll.returncode == 0, poll.stderr
+    alerts = subprocess.run(
+        [sys.executable, "-m", "monitor", "alerts", "--format", "json"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert alerts.returncode == 0, alerts.stderr
+    records = json.loads(alerts.stdout)
+    assert [r["topic"] for r in records] == ["love-letter"]
+    history = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "history",
+            "love-letter",
+            "--since",
+            "30d",
+            "--bucket",
+            "1h",
+            "--format",
+            "json",
+        ],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert history.returncode == 0, history.stderr
+    data = json.loads(history.stdout)
+    assert data["bucket"] == "1h"
+    assert data["total"] == spike_setup["expected"]
+    assert sum(b["count"] for b in data["buckets"]) == spike_setup["expected"]
+    csv_out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "history",
+            "love-letter",
+            "--since",
+            "1d",
+            "--format",
+            "csv",
+        ],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = csv_out.stdout.strip().splitlines()
+    assert lines[0].startswith("start,count,scored,mean_compound")
+    assert sum(int(line.split(",")[1]) for line in lines[1:]) == spike_setup["expected"]
