@@ -29,8 +29,9 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Rich assumes 80 columns when output is not a terminal; tables would lose their columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 
 class TableOrJson(StrEnum):

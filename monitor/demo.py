@@ -24,8 +24,9 @@ from monitor.config import parse_config
 from monitor.errors import ConfigError
 from monitor.reports import alert_records, history
 from monitor.settings import Settings
-from monitor.storage.engine import make_engine, make_session_factory
+from monitor.storage.engine import make_engine, make_session_factory, session_scope
 from monitor.storage.migrate import upgrade
+from monitor.storage.queries import sync_config
 
 DEMO_DETECTION_INTERVAL_SECONDS = 10
 DEMO_TOPIC = "love-letter"
@@ -93,6 +94,8 @@ def run_demo(settings: Settings, *, timeout_seconds: float, console: Console) ->
         demo_config.write_text(config_text, encoding="utf-8")
         engine = make_engine(settings.database_url)
         upgrade(engine)
+        with session_scope(make_session_factory(engine)) as session:
+            sync_config(session, config)
         console.print(
             f"[bold]Simulator[/] serving {len(config.feeds)} feeds at "
             f"{simulator.base_url}; the burst starts at "

@@ -27,7 +27,6 @@ from monitor.errors import (
 from monitor.schedule import parse_retry_after
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_READ_CHUNK = 16_384
 _DECODED_PIECE = 65_536
 
 
@@ -96,7 +95,7 @@ def _read_bounded(response: httpx.Response, *, cap: int, deadline: float, url: s
     parts: list[bytes] = []
     size = 0
     try:
-        for raw in response.iter_raw(_READ_CHUNK):
+        for raw in response.iter_raw():  # as the network delivers: a chunk size would buffer
             if time.monotonic() > deadline:
                 raise FetchTimeoutError(f"total deadline exceeded while reading {url}")
             for piece in decode(raw) if decode else [raw]:

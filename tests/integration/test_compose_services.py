@@ -1,0 +1,139 @@
+"""Each app service of docker-compose.yml, started with its own command and environment as a
+local process, the service hostnames pointed at loopback Redis and PostgreSQL, completes a
+poll -> score -> store -> alert cycle. (No Docker engine runs here; the file itself is
+validated in test_compose_file.py.)"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from monitor.storage.engine import make_engine, make_session_factory
+from monitor.storage.tables import AlertRow, MentionRow
+from tests.conftest import POSTGRES_ADMIN_URL, REPO, FeedServer, Route, write_config
+from tests.integration.test_worker import spike_feed, start, stop, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def compose_services() -> dict[str, dict]:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+
+
+def local_environment(
+    service: dict, *, database: str, redis_db_url: str, config: Path
+) -> dict[str, str]:
+    """The service's compose environment with service hostnames mapped to loopback."""
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    env["PYTHONPATH"] = str(REPO)
+    compose_env = {k: str(v) for k, v in service["environment"].items()}
+    for key, value in compose_env.items():
+        value = re.sub(
+            r"\$\{(\w+):-([^}]*)\}", lambda m: os.environ.get(m.group(1), m.group(2)), value
+        )
+        env[key] = value
+    env["MONITOR_DATABASE_URL"] = re.sub(
+        r"@postgres:5432/monitor$", f"@127.0.0.1:5432/{database}", env["MONITOR_DATABASE_URL"]
+    )
+    env["MONITOR_BROKER_URL"] = env["MONITOR_BROKER_URL"].replace(
+        "redis://redis:6379/0", redis_db_url
+    )
+    assert env["MONITOR_CONFIG"] == "/app/config/monitor.toml"
+    env["MONITOR_CONFIG"] = str(config)  # the compose file mounts ./config there
+    return env
+
+
+@pytest.fixture
+def compose_database() -> str:
+    """A database owned by the compose file's `monitor` role (trust auth on loopback)."""
+    name = f"monitor_compose_{datetime.now(UTC):%H%M%S%f}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'monitor'").fetchone()
+        if not exists:
+            admin.execute("CREATE ROLE monitor LOGIN PASSWORD 'monitor'")
+        admin.execute(f'CREATE DATABASE "{name}" OWNER monitor')
+    yield name
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_compose_commands_complete_a_cycle(
+    tmp_path: Path, compose_database: str, redis_url: str, feed_server: FeedServer
+) -> None:
+    services = compose_services()
+    now = datetime.now(UTC)
+    body, expected = spike_feed(now)
+    feed_server.routes["/fans.xml"] = Route(body=body)
+    config = write_config(
+        tmp_path / "monitor.toml",
+        feeds=[
+            {
+                "name": "fans",
+                "kind": "rss",
+                "url": feed_server.url("/fans.xml"),
+                "interval_seconds": 10,
+            }
+        ],
+    )
+    config.write_text(
+        config.read_text().replace("interval_seconds = 60 ", "interval_seconds = 5 ", 1)
+    )
+
+    def env_of(name: str) -> dict[str, str]:
+        return local_environment(
+            services[name], database=compose_database, redis_db_url=redis_url, config=config
+        )
+
+    migrate = subprocess.run(
+        services["migrate"]["command"],
+        env=env_of("migrate"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    assert "at revision" in migrate.stdout
+
+    worker_command = list(services["worker"]["command"])
+    beat_command = [
+        str(tmp_path / "beat-schedule") if arg == "/tmp/celerybeat-schedule" else arg
+        for arg in services["beat"]["command"]
+    ]
+    assert beat_command != services["beat"]["command"], "beat's --schedule path changed in compose"
+    worker = start(worker_command, env_of("worker"), tmp_path / "worker.log")
+    beat = start(beat_command, env_of("beat"), tmp_path / "beat.log")
+    engine = make_engine(env_of("worker")["MONITOR_DATABASE_URL"])
+    sessions = make_session_factory(engine)
+    try:
+
+        def mentions() -> int:
+            with sessions() as session:
+                return session.scalar(select(func.count(MentionRow.id))) or 0
+
+        def alerts() -> int:
+            with sessions() as session:
+                return session.scalar(select(func.count(AlertRow.id))) or 0
+
+        log = tmp_path / "worker.log"
+        assert wait_for(lambda: mentions() == expected, timeout=90, processes=[worker, beat]), (
+            log.read_text()[-3000:]
+        )
+        assert wait_for(lambda: alerts() == 1, timeout=40, processes=[worker, beat]), (
+            log.read_text()[-3000:]
+        )
+    finally:
+        stop(beat)
+        stop(worker)
+        engine.dispose()
