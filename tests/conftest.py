@@ -6,6 +6,7 @@ they are not running: `.ci/run` starts them.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import socket
@@ -165,10 +166,9 @@ def _handler_for(state: FeedServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            try:
+            # The client may give up on purpose (size cap, timeout).
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up on purpose (size cap, timeout)
 
     return Handler
 

@@ -99,10 +99,9 @@ app = make_app(settings, load_config(settings.config_path))
 @worker_init.connect
 def _refuse_unmigrated_database(**_: Any) -> None:
     # Fail at start-up with the fix, not at the first task with a missing-table error.
+    from monitor.errors import SchemaNotReadyError
     from monitor.storage.engine import make_engine
     from monitor.storage.migrate import require_current_schema
-
-    from monitor.errors import SchemaNotReadyError
 
     engine = make_engine(settings.database_url)
     try:

@@ -1,4 +1,5 @@
-"""Poll -> match -> score -> store against real HTTP servers on 127.0.0.1, on SQLite and PostgreSQL."""
+"""Poll -> match -> score -> store against real HTTP servers on 127.0.0.1, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
