@@ -31,13 +31,14 @@ from monitor.errors import ConfigError
 
 TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 FEED_KINDS = ("rss",)
+_NAMED_PROBLEM = re.compile(r"^([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+)*): (.*)$", re.S)
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-NonEmptyText = Annotated[str, Field(min_length=1, max_length=200)]
+NonEmptyText = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
 
 
 class TopicConfig(_Strict):
@@ -145,11 +146,11 @@ class MonitorConfig(_Strict):
         names = [topic.name for topic in self.topics]
         duplicated = sorted({name for name in names if names.count(name) > 1})
         if duplicated:
-            raise ValueError(f"topic names must be unique; repeated: {', '.join(duplicated)}")
+            raise ValueError(f"topics: names must be unique; repeated: {', '.join(duplicated)}")
         feed_names = [feed.name for feed in self.feeds]
         repeated = sorted({name for name in feed_names if feed_names.count(name) > 1})
         if repeated:
-            raise ValueError(f"feed names must be unique; repeated: {', '.join(repeated)}")
+            raise ValueError(f"feeds: names must be unique; repeated: {', '.join(repeated)}")
         for index, feed in enumerate(self.feeds):
             for topic in feed.topics or []:
                 if topic not in names:
@@ -189,9 +190,19 @@ def format_validation_error(source: str, error: ValidationError) -> str:
     for problem in error.errors():
         location = tuple(part for part in problem["loc"] if part not in ("function-after",))
         message = problem["msg"].removeprefix("Value error, ")
+        path = _field_path(location)
         if problem["type"] == "extra_forbidden":
             message = "unknown field (check the spelling against the configuration reference)"
-        lines.append(f"{source}: {_field_path(location)}: {message}")
+        elif (
+            problem["type"] == "string_pattern_mismatch"
+            and problem.get("ctx", {}).get("pattern") == r"\S"
+        ):
+            message = "must not be blank"
+        # Cross-field checks run on the whole file; their message starts with the field.
+        named = _NAMED_PROBLEM.match(message)
+        if not location and named:
+            path, message = named.group(1), named.group(2)
+        lines.append(f"{source}: {path}: {message}")
     return "\n".join(lines)
 
 

@@ -70,13 +70,13 @@ class TopicMatcher:
     @classmethod
     def compile(cls, topic: TopicConfig) -> TopicMatcher:
         """Return the matcher of one configured topic."""
-        term_patterns = [_term_pattern(t) for t in (*topic.phrases, *topic.aliases)]
+        term_patterns = [_term_pattern(t) for t in (*topic.phrases, *topic.aliases) if t.strip()]
         term_patterns += [_hashtag_pattern(tag) for tag in topic.hashtags]
         return cls(
             topic=topic.name,
             terms=_compile(term_patterns),
-            context=_compile([_term_pattern(t) for t in topic.require_any]),
-            exclusions=_compile([_term_pattern(t) for t in topic.exclusions]),
+            context=_compile([_term_pattern(t) for t in topic.require_any if t.strip()]),
+            exclusions=_compile([_term_pattern(t) for t in topic.exclusions if t.strip()]),
             languages=frozenset(topic.languages),
         )
 

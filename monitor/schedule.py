@@ -16,7 +16,7 @@ def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         moment = parsedate_to_datetime(value)
@@ -44,6 +44,10 @@ def next_poll_after_failure(
     exponent = max(0, min(consecutive_failures - 1, 16))
     delay = min(MAX_BACKOFF, timedelta(seconds=interval_seconds * 2**exponent))
     if retry_after_seconds is not None:
-        asked = timedelta(seconds=retry_after_seconds)
-        delay = max(delay, min(MAX_RETRY_AFTER, max(MIN_RETRY_AFTER, asked)))
+        # Clamp the number first: a huge header value would overflow timedelta.
+        asked_seconds = min(
+            MAX_RETRY_AFTER.total_seconds(),
+            max(MIN_RETRY_AFTER.total_seconds(), retry_after_seconds),
+        )
+        delay = max(delay, timedelta(seconds=asked_seconds))
     return now + delay

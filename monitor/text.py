@@ -42,13 +42,13 @@ class _TextExtractor(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _DROPPED_TAGS:
             self._dropped_depth += 1
-        elif tag in _BLOCK_TAGS:
+        elif tag in _BLOCK_TAGS and not self._dropped_depth:
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _DROPPED_TAGS:
             self._dropped_depth = max(0, self._dropped_depth - 1)
-        elif tag in _BLOCK_TAGS:
+        elif tag in _BLOCK_TAGS and not self._dropped_depth:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:

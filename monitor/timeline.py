@@ -16,16 +16,20 @@ _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
 def parse_width(text: str) -> timedelta:
     """Return the bucket width written as `5m`, `1h` or `1d`; ValueError otherwise."""
     match = _WIDTH.match(text.strip())
+    problem = f"width {text!r}: write it as <number><m|h|d>, e.g. 5m, 1h, 1d"
     if not match or int(match.group(1)) == 0:
-        raise ValueError(f"bucket width {text!r}: write it as <number><m|h|d>, e.g. 5m, 1h, 1d")
-    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+        raise ValueError(problem)
+    try:
+        return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    except OverflowError:
+        raise ValueError(f"{problem} (at most 999999999 days)") from None
 
 
 def parse_since(text: str, *, now: datetime) -> datetime:
     """Return the instant `text` ago (`30d`, `12h`, `90m`) or the ISO time it names."""
     try:
         return now - parse_width(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         pass
     try:
         moment = datetime.fromisoformat(text)
@@ -45,9 +49,8 @@ def as_utc(moment: datetime) -> datetime:
 
 def bucket_start(moment: datetime, width: timedelta) -> datetime:
     """Return the start of the bucket of `width` holding `moment` (aligned to the epoch)."""
-    seconds = int((as_utc(moment) - EPOCH).total_seconds())
-    step = int(width.total_seconds())
-    return EPOCH + timedelta(seconds=seconds - seconds % step)
+    elapsed = as_utc(moment) - EPOCH
+    return EPOCH + (elapsed // width) * width  # floor division: right before 1970 too
 
 
 def zero_filled(

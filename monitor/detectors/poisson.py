@@ -19,11 +19,22 @@ def poisson_tail(observed: int, expected: float) -> float:
     """Return P(X >= observed) for X ~ Poisson(expected)."""
     if observed <= 0:
         return 1.0
-    # 1 - CDF(observed - 1), summed in log space so large counts do not overflow.
+    log_rate = math.log(expected)
+    if observed > expected:
+        # Sum the upper tail itself: 1 - CDF cannot resolve tails below ~1e-16.
+        log_term = observed * log_rate - expected - math.lgamma(observed + 1)
+        total, k = 0.0, observed
+        while True:
+            term = math.exp(log_term)
+            total += term
+            k += 1
+            log_term += log_rate - math.log(k)
+            if term < total * 1e-17 or k > observed + 100_000:
+                return min(1.0, total)
     log_term = -expected
     cdf = math.exp(log_term)
     for k in range(1, observed):
-        log_term += math.log(expected) - math.log(k)
+        log_term += log_rate - math.log(k)
         cdf += math.exp(log_term)
     return max(0.0, min(1.0, 1.0 - cdf))
 

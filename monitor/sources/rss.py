@@ -39,7 +39,10 @@ def _entry_time(entry: Any) -> datetime | None:
 
 
 def _entry_text(entry: Any) -> str:
-    title = html_to_text(entry.get("title", "") or "")
+    title = entry.get("title", "") or ""
+    # A title the feed declares as plain text is literal characters, not markup.
+    plain = (entry.get("title_detail") or {}).get("type") == "text/plain"
+    title = clean_text(title) if plain else html_to_text(title)
     body = ""
     if entry.get("content"):
         body = " ".join(html_to_text(part.get("value", "") or "") for part in entry.content)
@@ -55,14 +58,15 @@ def _external_id(entry: Any, *, feed_url: str, text: str, seen: set[str], positi
     link = (entry.get("link") or "").strip()
     if guid:
         base = guid if guid.startswith(_GLOBAL_ID_PREFIXES) else f"{feed_url}#{guid}"
-        candidate = base
-        # Feeds that repeat a guid for different items: tell them apart by link, then position.
-        if candidate in seen:
-            candidate = f"{base}|{link}" if link else f"{base}|{position}"
-        return candidate
-    if link:
-        return link
-    return "sha256:" + hashlib.sha256(f"{feed_url}\n{text}".encode()).hexdigest()
+    elif link:
+        base = link
+    else:
+        base = "sha256:" + hashlib.sha256(f"{feed_url}\n{text}".encode()).hexdigest()
+    # Feeds that repeat an id for different items: tell them apart by link, then position.
+    for candidate in (base, f"{base}|{link}" if link and guid else None, f"{base}|{position}"):
+        if candidate and candidate not in seen:
+            return candidate
+    return f"{base}|{position}|{len(seen)}"
 
 
 class RssSource:
