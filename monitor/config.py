@@ -132,6 +132,43 @@ class FetchConfig(_Strict):
     user_agent: str = "fan-reaction-monitor/0.1 (+self-hosted)"
 
 
+class WorkerConfig(_Strict):
+    """Time limits of Celery tasks and the broker's redelivery delay.
+
+    They must nest: soft limit < hard limit < visibility timeout. Redis hands an unacked
+    message to another worker after the visibility timeout, so a task still running then
+    would run twice; the hard limit kills it well before that.
+
+    Example::
+
+        [worker]
+        soft_time_limit_seconds = 90
+        time_limit_seconds = 120
+        visibility_timeout_seconds = 900
+    """
+
+    soft_time_limit_seconds: Annotated[int, Field(ge=1, le=3600)] = 90
+    time_limit_seconds: Annotated[int, Field(ge=2, le=7200)] = 120
+    visibility_timeout_seconds: Annotated[int, Field(ge=3, le=86_400)] = 900
+
+    @model_validator(mode="after")
+    def _limits_nest(self) -> WorkerConfig:
+        if self.time_limit_seconds <= self.soft_time_limit_seconds:
+            raise ValueError("time_limit_seconds: must be greater than soft_time_limit_seconds")
+        if self.visibility_timeout_seconds <= self.time_limit_seconds:
+            raise ValueError(
+                "visibility_timeout_seconds: must be greater than time_limit_seconds, "
+                "or Redis hands a running task to a second worker"
+            )
+        return self
+
+    @property
+    def poll_lease_seconds(self) -> float:
+        """How long a poll holds its feed: longer than the hard limit, so a running poll is
+        never polled twice at once, yet short enough that a killed poll is retried soon."""
+        return self.time_limit_seconds * 1.5
+
+
 class MonitorConfig(_Strict):
     """The whole configuration file."""
 
@@ -140,6 +177,7 @@ class MonitorConfig(_Strict):
     timeline: TimelineConfig = TimelineConfig()
     detection: DetectionConfig = DetectionConfig()
     fetch: FetchConfig = FetchConfig()
+    worker: WorkerConfig = WorkerConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> MonitorConfig:
@@ -198,10 +236,12 @@ def format_validation_error(source: str, error: ValidationError) -> str:
             and problem.get("ctx", {}).get("pattern") == r"\S"
         ):
             message = "must not be blank"
-        # Cross-field checks run on the whole file; their message starts with the field.
+        # Cross-field checks run on a whole table; their message starts with the field.
         named = _NAMED_PROBLEM.match(message)
-        if not location and named:
-            path, message = named.group(1), named.group(2)
+        if named:
+            field = named.group(1)
+            path = f"{path}.{field}" if location else field
+            message = named.group(2)
         lines.append(f"{source}: {path}: {message}")
     return "\n".join(lines)
 

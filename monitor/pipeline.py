@@ -22,9 +22,6 @@ from monitor.storage.tables import AlertRow
 
 log = logging.getLogger(__name__)
 
-# Longer than a poll may take (the task's hard time limit), so a lease outlives its poll.
-POLL_LEASE = timedelta(minutes=3)
-
 
 @dataclass(frozen=True, slots=True)
 class PollOutcome:
@@ -54,6 +51,10 @@ def match_and_score(
     return matched
 
 
+def _poll_lease(runtime: Runtime) -> timedelta:
+    return timedelta(seconds=runtime.config.worker.poll_lease_seconds)
+
+
 def _newest(posts: Sequence[Post], limit: int) -> Sequence[Post]:
     if len(posts) <= limit:
         return posts
@@ -63,7 +64,7 @@ def _newest(posts: Sequence[Post], limit: int) -> Sequence[Post]:
 def poll_feed(runtime: Runtime, feed_id: int, *, now: datetime) -> PollOutcome:
     """Poll one feed and store what is new; a failure is recorded on the feed, never raised."""
     with session_scope(runtime.sessions) as session:
-        feed = queries.claim_feed(session, feed_id, now=now, lease=POLL_LEASE)
+        feed = queries.claim_feed(session, feed_id, now=now, lease=_poll_lease(runtime))
         if feed is None:
             return PollOutcome(feed_id, str(feed_id), "skipped")
         name, kind, url = feed.name, feed.kind, feed.target
@@ -148,7 +149,7 @@ def poll_feed(runtime: Runtime, feed_id: int, *, now: datetime) -> PollOutcome:
 def dispatch_due_feeds(runtime: Runtime, *, now: datetime) -> list[int]:
     """Return the ids of the feeds due for a poll, marked so they are not dispatched twice."""
     with session_scope(runtime.sessions) as session:
-        return queries.claim_due_feeds(session, now=now, redispatch_after=POLL_LEASE)
+        return queries.claim_due_feeds(session, now=now, redispatch_after=_poll_lease(runtime))
 
 
 def all_feed_ids(runtime: Runtime) -> list[int]:

@@ -23,10 +23,6 @@ from celery.signals import worker_init
 from monitor.config import MonitorConfig, load_config
 from monitor.settings import Settings, load_settings
 
-TASK_SOFT_TIME_LIMIT_SECONDS = 90
-TASK_TIME_LIMIT_SECONDS = 120
-VISIBILITY_TIMEOUT_SECONDS = 900
-
 
 def beat_schedule(config: MonitorConfig) -> dict[str, dict[str, Any]]:
     """Return beat's schedule for `config`: a dispatch tick fine enough for the shortest feed
@@ -49,7 +45,7 @@ def beat_schedule(config: MonitorConfig) -> dict[str, dict[str, Any]]:
     }
 
 
-def broker_options(settings: Settings) -> dict[str, Any]:
+def broker_options(settings: Settings, config: MonitorConfig) -> dict[str, Any]:
     """Return the broker transport options (the embedded broker keeps its files on disk)."""
     if settings.embedded_broker:
         folders = {
@@ -60,8 +56,14 @@ def broker_options(settings: Settings) -> dict[str, Any]:
         for folder in folders.values():
             folder.mkdir(parents=True, exist_ok=True)
         return {key: str(path) for key, path in folders.items()} | {"store_processed": False}
+    visibility_timeout = config.worker.visibility_timeout_seconds
     return {
-        "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
+        "visibility_timeout": visibility_timeout,
+        # Look for unacked messages of dead workers about ten times per visibility timeout
+        # (kombu's default sweep is ~100 s whatever the timeout).
+        "unacked_restore_interval": max(1, visibility_timeout // 10),
+        "unacked_restore_throttle": 1,
+        # Without a socket timeout a publish to a broker that has gone can wait forever.
         "socket_timeout": 10,
         "socket_connect_timeout": 5,
     }
@@ -78,9 +80,9 @@ def make_app(settings: Settings, config: MonitorConfig) -> Celery:
         accept_content=["json"],
         result_serializer="json",
         task_ignore_result=True,
-        task_soft_time_limit=TASK_SOFT_TIME_LIMIT_SECONDS,
-        task_time_limit=TASK_TIME_LIMIT_SECONDS,
-        broker_transport_options=broker_options(settings),
+        task_soft_time_limit=config.worker.soft_time_limit_seconds,
+        task_time_limit=config.worker.time_limit_seconds,
+        broker_transport_options=broker_options(settings, config),
         broker_connection_retry_on_startup=True,
         worker_cancel_long_running_tasks_on_connection_loss=True,
         beat_schedule=beat_schedule(config),
@@ -88,7 +90,8 @@ def make_app(settings: Settings, config: MonitorConfig) -> Celery:
         enable_utc=True,
     )
     if not settings.embedded_broker:
-        celery.conf.visibility_timeout = VISIBILITY_TIMEOUT_SECONDS
+        # Celery reads it here too; the shortest value among apps on one broker wins.
+        celery.conf.visibility_timeout = config.worker.visibility_timeout_seconds
     return celery
 
 

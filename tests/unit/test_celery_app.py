@@ -66,3 +66,36 @@ def test_detection_runs_at_least_once_per_bucket() -> None:
         + "\n[timeline]\nbucket_minutes = 5\n"
     )
     assert beat_schedule(config)["detect-spikes"]["schedule"] == timedelta(minutes=5)
+
+
+def test_worker_limits_come_from_the_config(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"MONITOR_BROKER_URL": "redis://127.0.0.1:6379/0", "MONITOR_DATA_DIR": str(tmp_path)}
+    )
+    config = parse_config(
+        CONFIG
+        + "\n[worker]\nsoft_time_limit_seconds = 5\ntime_limit_seconds = 8\n"
+        + "visibility_timeout_seconds = 10\n"
+    )
+    conf = make_app(settings, config).conf
+    assert (conf.task_soft_time_limit, conf.task_time_limit) == (5, 8)
+    options = conf.broker_transport_options
+    assert options["visibility_timeout"] == 10 == conf.visibility_timeout
+    # Dead workers' messages are looked for often enough to come back within ~the timeout.
+    assert options["unacked_restore_interval"] * options["unacked_restore_throttle"] <= 10
+    # A poll's lease outlives the hard limit, so a running poll is never polled twice.
+    assert config.worker.poll_lease_seconds > conf.task_time_limit
+
+
+def test_no_task_is_delayed_by_the_broker() -> None:
+    # Long ETA/countdown messages run "again, and again" on Redis after the visibility
+    # timeout; delays belong in the feeds' next_poll_at instead.
+    sources = list((Path(__file__).resolve().parents[2] / "workers").glob("*.py"))
+    sources += list((Path(__file__).resolve().parents[2] / "monitor").rglob("*.py"))
+    offenders = [
+        str(path)
+        for path in sources
+        for word in ("countdown=", "eta=")
+        if word in path.read_text(encoding="utf-8")
+    ]
+    assert sources and offenders == []

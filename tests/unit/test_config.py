@@ -186,3 +186,16 @@ def test_several_problems_are_reported_one_per_line() -> None:
 
     assert any(line.startswith(f"{SOURCE}: topics[0].name: ") for line in lines)
     assert any(line.startswith(f"{SOURCE}: feeds[0].url: ") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("worker", "field"),
+    [
+        ("soft_time_limit_seconds = 60\ntime_limit_seconds = 60", "worker.time_limit_seconds"),
+        ("visibility_timeout_seconds = 100", "worker.visibility_timeout_seconds"),
+    ],
+)
+def test_worker_time_limits_must_nest(worker: str, field: str) -> None:
+    message = config_error(f"{TOPIC}\n[worker]\n{worker}\n")
+
+    assert message.startswith(f"{SOURCE}: {field}: must be greater than ")
