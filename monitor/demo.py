@@ -133,7 +133,7 @@ def run_demo(settings: Settings, *, timeout_seconds: float, console: Console) ->
                     "beat",
                     "--loglevel=INFO",
                     "--schedule",
-                    str(data_dir / "demo-celerybeat-schedule"),
+                    str((data_dir / "demo-celerybeat-schedule").resolve()),
                 ],
                 env,
                 data_dir / "demo-beat.log",

@@ -72,6 +72,7 @@ def broker_options(settings: Settings, config: MonitorConfig) -> dict[str, Any]:
 def make_app(settings: Settings, config: MonitorConfig) -> Celery:
     """Return the configured Celery app."""
     celery = Celery("monitor", broker=settings.broker_url, include=["workers.tasks"])
+    schedule = beat_schedule(config)
     celery.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -85,7 +86,12 @@ def make_app(settings: Settings, config: MonitorConfig) -> Celery:
         broker_transport_options=broker_options(settings, config),
         broker_connection_retry_on_startup=True,
         worker_cancel_long_running_tasks_on_connection_loss=True,
-        beat_schedule=beat_schedule(config),
+        beat_schedule=schedule,
+        # One leader among beats; the lock lives three loop intervals (see workers/beat.py).
+        beat_scheduler="workers.beat:LockedScheduler",
+        beat_max_loop_interval=min(
+            entry["schedule"].total_seconds() for entry in schedule.values()
+        ),
         timezone="UTC",
         enable_utc=True,
     )

@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from monitor.storage.engine import make_engine, make_session_factory
 from monitor.storage.tables import AlertRow, MentionRow
 from tests.conftest import POSTGRES_ADMIN_URL, REPO, FeedServer, Route, write_config
-from tests.integration.test_worker import spike_feed, start, stop, wait_for
+from tests.integration.test_worker import spike_feed
+from tests.processes import start, stop, wait_for
 
 pytestmark = pytest.mark.integration
 

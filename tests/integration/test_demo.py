@@ -64,6 +64,8 @@ def test_demo_detects_the_spike_and_leaves_readable_results(tmp_path: Path) -> N
     assert data["total"] > 50
     peak = max(data["buckets"], key=lambda b: b["count"])
     assert peak["count"] >= spike["peak_count"]
-    # The demo stopped the worker and beat it started.
-    leftover = subprocess.run(["pgrep", "-f", "demo-celerybeat-schedule"], capture_output=True)
+    # The demo stopped the worker and beat it started (its beat names this run's folder).
+    leftover = subprocess.run(
+        ["pgrep", "-f", f"{tmp_path}/var/demo-celerybeat-schedule"], capture_output=True
+    )
     assert leftover.returncode == 1, leftover.stdout

@@ -4,11 +4,8 @@ PostgreSQL, polling a feed server on 127.0.0.1, flag a spike."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +17,7 @@ from monitor.storage.engine import make_engine, make_session_factory
 from monitor.storage.migrate import upgrade
 from monitor.storage.tables import AlertRow, Feed, MentionRow, TimelineBucket
 from tests.conftest import REPO, FeedServer, Route, rfc822, rss, write_config
+from tests.processes import processes_env, start_beat, start_worker, stop, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -46,41 +44,6 @@ def spike_feed(now: datetime) -> tuple[bytes, int]:
             }
         )
     return rss(items), len(items)
-
-
-def processes_env(
-    tmp_path: Path, config: Path, database_url: str, broker_url: str
-) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        MONITOR_CONFIG=str(config),
-        MONITOR_DATA_DIR=str(tmp_path / "var"),
-        MONITOR_DATABASE_URL=database_url,
-        MONITOR_BROKER_URL=broker_url,
-        PYTHONPATH=str(REPO),
-    )
-    return env
-
-
-def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        command,
-        env=env,
-        cwd=REPO,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture
@@ -115,41 +78,12 @@ def spike_setup(
     engine.dispose()
 
 
-def wait_for(predicate, *, timeout: float, processes: list[subprocess.Popen[bytes]]) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for process in processes:
-            assert process.poll() is None, f"{process.args} exited with {process.returncode}"
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return predicate()
-
-
 def test_worker_and_beat_poll_store_and_flag_a_spike(
     tmp_path: Path, spike_setup: dict[str, object], feed_server: FeedServer
 ) -> None:
     env, sessions, expected = spike_setup["env"], spike_setup["sessions"], spike_setup["expected"]
-    celery = [sys.executable, "-m", "celery", "-A", "workers.app"]
-    worker = start(
-        [
-            *celery,
-            "worker",
-            "--loglevel=INFO",
-            "--concurrency=2",
-            "--without-mingle",
-            "--without-gossip",
-            "-n",
-            f"test-{os.getpid()}@%h",
-        ],
-        env,
-        tmp_path / "worker.log",
-    )
-    beat = start(
-        [*celery, "beat", "--loglevel=INFO", "--schedule", str(tmp_path / "beat")],
-        env,
-        tmp_path / "beat.log",
-    )
+    worker = start_worker(env, tmp_path / "worker.log", name="test")
+    beat = start_beat(env, tmp_path / "beat.log", tmp_path / "beat")
     try:
 
         def stored() -> int:
