@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from celery.signals import worker_process_init
+from sqlalchemy.exc import OperationalError
 
 from monitor import pipeline
 from monitor.runtime import Runtime
@@ -34,10 +37,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@contextmanager
+def database_outage_logged(what: str) -> Iterator[None]:
+    """Turn a lost database into one log line: nothing was committed, and beat dispatches
+    the work again once the database is back (its state there is the truth)."""
+    try:
+        yield
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        log.error("database unavailable, %s not done (retried by beat): %s", what, reason)
+
+
 @app.task(name="monitor.dispatch_due_feeds", acks_late=True, ignore_result=True)
 def dispatch_due_feeds() -> int:
     """Enqueue one poll per due feed (after the commit that marked them dispatched)."""
-    feed_ids = pipeline.dispatch_due_feeds(runtime(), now=utcnow())
+    feed_ids: list[int] = []
+    with database_outage_logged("dispatch"):
+        feed_ids = pipeline.dispatch_due_feeds(runtime(), now=utcnow())
     for feed_id in feed_ids:
         poll_feed.delay(feed_id)
     return len(feed_ids)
@@ -46,30 +62,34 @@ def dispatch_due_feeds() -> int:
 @app.task(name="monitor.poll_feed", acks_late=True, ignore_result=True)
 def poll_feed(feed_id: int) -> dict[str, Any]:
     """Poll one feed; its failures are recorded on the feed, not raised."""
-    outcome = pipeline.poll_feed(runtime(), feed_id, now=utcnow())
-    log.info(
-        "polled feed=%s status=%s fetched=%d new_posts=%d new_mentions=%d error=%s",
-        outcome.feed_name,
-        outcome.status,
-        outcome.fetched,
-        outcome.new_posts,
-        outcome.new_mentions,
-        outcome.error,
-    )
-    return {"status": outcome.status, "new_mentions": outcome.new_mentions}
+    with database_outage_logged(f"poll of feed {feed_id}"):
+        outcome = pipeline.poll_feed(runtime(), feed_id, now=utcnow())
+        log.info(
+            "polled feed=%s status=%s fetched=%d new_posts=%d new_mentions=%d error=%s",
+            outcome.feed_name,
+            outcome.status,
+            outcome.fetched,
+            outcome.new_posts,
+            outcome.new_mentions,
+            outcome.error,
+        )
+        return {"status": outcome.status, "new_mentions": outcome.new_mentions}
+    return {"status": "database-unavailable", "new_mentions": 0}
 
 
 @app.task(name="monitor.detect_spikes", acks_late=True, ignore_result=True)
 def detect_spikes() -> int:
     """Judge every topic's latest buckets; open, update or resolve spike alerts."""
-    changes = pipeline.detect_spikes(runtime(), now=utcnow())
-    for change in changes:
-        log.warning(
-            "alert %s topic=%s id=%d observed=%d expected=%.1f",
-            change.action,
-            change.topic,
-            change.alert_id,
-            change.observed,
-            change.expected,
-        )
-    return len(changes)
+    with database_outage_logged("spike detection"):
+        changes = pipeline.detect_spikes(runtime(), now=utcnow())
+        for change in changes:
+            log.warning(
+                "alert %s topic=%s id=%d observed=%d expected=%.1f",
+                change.action,
+                change.topic,
+                change.alert_id,
+                change.observed,
+                change.expected,
+            )
+        return len(changes)
+    return 0
