@@ -24,10 +24,12 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from monitor.errors import ConfigError
+from monitor.sources.netguard import is_allowed, literal_address, parse_networks
 
 TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 FEED_KINDS = ("rss",)
@@ -130,6 +132,20 @@ class FetchConfig(_Strict):
     max_redirects: Annotated[int, Field(ge=0, le=10)] = 5
     max_entries_per_poll: Annotated[int, Field(ge=1, le=100_000)] = 1000
     user_agent: str = "fan-reaction-monitor/0.1 (+self-hosted)"
+    # Private, loopback and link-local networks are refused unless listed here (CIDR).
+    allow_networks: list[str] = Field(default_factory=list)
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                parse_networks([network])
+            except ValueError:
+                raise ValueError(
+                    f"{network!r} is not a network; write e.g. '127.0.0.0/8' or '::1/128'"
+                ) from None
+        return value
 
 
 class WorkerConfig(_Strict):
@@ -189,7 +205,15 @@ class MonitorConfig(_Strict):
         repeated = sorted({name for name in feed_names if feed_names.count(name) > 1})
         if repeated:
             raise ValueError(f"feeds: names must be unique; repeated: {', '.join(repeated)}")
+        allowed = parse_networks(self.fetch.allow_networks)
         for index, feed in enumerate(self.feeds):
+            host = urlsplit(feed.url).hostname or ""
+            address = literal_address(host)
+            if address is not None and not is_allowed(address, allowed):
+                raise ValueError(
+                    f"feeds[{index}].url: {host} is not a public address; list its network "
+                    "in [fetch] allow_networks to poll it anyway"
+                )
             for topic in feed.topics or []:
                 if topic not in names:
                     raise ValueError(

@@ -34,20 +34,26 @@ DEMO_TOPIC = "love-letter"
 
 def demo_config_text(base_config: str, simulator: object) -> str:
     """Return the demo's config: the base config's topics and settings, the simulator's feeds,
-    and detection every DEMO_DETECTION_INTERVAL_SECONDS so the demo is quick."""
+    detection every DEMO_DETECTION_INTERVAL_SECONDS so the demo is quick, and the loopback
+    allowed as a feed address (the simulator listens there; the shipped config refuses it)."""
     from monitor.simulate import demo_config_toml
 
     text = demo_config_toml(simulator, base_config=base_config)  # type: ignore[arg-type]
-    detection = re.search(r"(?ms)^\[detection\]\n(.*?)(?=^\[)", text)
-    if detection is None:
-        return text.replace(
-            "[[topics]]",
-            f"[detection]\ninterval_seconds = {DEMO_DETECTION_INTERVAL_SECONDS}\n\n[[topics]]",
-            1,
-        )
-    body = re.sub(r"(?m)^interval_seconds\s*=.*\n", "", detection.group(1))
-    body = f"interval_seconds = {DEMO_DETECTION_INTERVAL_SECONDS}\n{body}"
-    return text[: detection.start(1)] + body + text[detection.end(1) :]
+    text = with_table_setting(
+        text, "detection", f"interval_seconds = {DEMO_DETECTION_INTERVAL_SECONDS}"
+    )
+    return with_table_setting(text, "fetch", 'allow_networks = ["127.0.0.0/8", "::1/128"]')
+
+
+def with_table_setting(text: str, table: str, setting: str) -> str:
+    """Return TOML `text` with `setting` (a `key = value` line) in `[table]`, replacing that
+    key if the table has it and creating the table before the first array table if needed."""
+    key = setting.split("=", 1)[0].strip()
+    found = re.search(rf"(?ms)^\[{re.escape(table)}\]\n(.*?)(?=^\[|\Z)", text)
+    if found is None:
+        return text.replace("[[", f"[{table}]\n{setting}\n\n[[", 1)
+    body = re.sub(rf"(?m)^{re.escape(key)}\s*=.*\n", "", found.group(1))
+    return text[: found.start(1)] + f"{setting}\n{body}" + text[found.end(1) :]
 
 
 def _start(command: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import ipaddress
 import os
 import socket
 import threading
@@ -22,6 +23,7 @@ import psycopg
 import pytest
 import redis
 
+from monitor.demo import with_table_setting
 from monitor.settings import Settings, load_settings
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -29,6 +31,36 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("MONITOR_TEST_REDIS", "redis://127.0.0.1:6379")
 REPO = Path(__file__).resolve().parent.parent
+LOOPBACK_NETWORKS = '["127.0.0.0/8", "::1/128"]'
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _require_loopback(address: object) -> None:
+    if isinstance(address, tuple):  # AF_INET/AF_INET6; an AF_UNIX address is a str
+        ip = ipaddress.ip_address(str(address[0]).split("%")[0])
+        ip = getattr(ip, "ipv4_mapped", None) or ip
+        if not ip.is_loopback:
+            raise AssertionError(f"a test tried to connect to non-loopback {address[0]}")
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test connects anywhere but the loopback: "refused" in the SSRF tests then means
+    that no packet left, and no test can reach the internet by accident."""
+
+    def connect(sock: socket.socket, address: object) -> None:
+        _require_loopback(address)
+        return _real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: object) -> int:
+        _require_loopback(address)
+        return _real_connect_ex(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
 
 
 def _postgres_admin() -> psycopg.Connection:
@@ -224,6 +256,9 @@ def write_config(path: Path, *, feeds: list[dict[str, object]], extra: str = "")
     """Write a config with the shipped topics and the given feeds; return its path."""
     base = (REPO / "config" / "monitor.toml").read_text(encoding="utf-8")
     base = base[: base.index("[[feeds]]")]
+    # The feed servers of the tests listen on the loopback, which feeds may not use unless
+    # the config allows it.
+    base = with_table_setting(base, "fetch", f"allow_networks = {LOOPBACK_NETWORKS}")
     lines = [base, extra]
     for feed in feeds:
         lines.append("[[feeds]]")

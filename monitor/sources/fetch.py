@@ -25,6 +25,7 @@ from monitor.errors import (
     ResponseTooLargeError,
 )
 from monitor.schedule import parse_retry_after
+from monitor.sources.netguard import guarded_transport, parse_networks
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _DECODED_PIECE = 65_536
@@ -47,8 +48,10 @@ class FetchResult:
 
 
 def make_client(limits: FetchConfig) -> httpx.Client:
-    """Return the HTTP client feeds are fetched with (no env proxies, no automatic redirects)."""
+    """Return the HTTP client feeds are fetched with: no env proxies, no automatic redirects,
+    and only public addresses (or the configured `allow_networks`) on every connection."""
     return httpx.Client(
+        transport=guarded_transport(parse_networks(limits.allow_networks)),
         timeout=httpx.Timeout(
             connect=limits.connect_timeout_seconds,
             read=limits.read_timeout_seconds,

@@ -20,6 +20,7 @@ from monitor.sources.fetch import fetch, make_client
 from tests.conftest import FeedServer, Route
 
 LIMITS = FetchConfig(
+    allow_networks=["127.0.0.0/8"],
     connect_timeout_seconds=2,
     read_timeout_seconds=2,
     deadline_seconds=3,

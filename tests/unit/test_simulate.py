@@ -19,6 +19,7 @@ import pytest
 
 from monitor import simulate
 from monitor.config import load_config, parse_config
+from monitor.demo import with_table_setting
 from monitor.matching import Matcher
 from monitor.simulate import (
     FEEDS,
@@ -39,6 +40,7 @@ from monitor.simulator_posts import (
     BURST_TEMPLATES,
     PostTemplate,
 )
+from tests.conftest import LOOPBACK_NETWORKS
 
 CONFIG_PATH = Path(__file__).resolve().parents[2] / "config" / "monitor.toml"
 # 15 s before 12:00:30 UTC: the default burst (90 s from 12:00:30) sits in the 12:00 bucket.
@@ -435,19 +437,21 @@ def test_simulator_refuses_naive_clocks_and_use_before_start() -> None:
 # --- demo configuration and the blocking runner --------------------------------------------
 
 
+def loopback_allowed(text: str) -> str:
+    """The simulator listens on the loopback, which a config must allow explicitly."""
+    return with_table_setting(text, "fetch", f"allow_networks = {LOOPBACK_NETWORKS}")
+
+
 def test_demo_config_points_every_feed_at_the_simulator(sim: Simulator) -> None:
     base_text = CONFIG_PATH.read_text(encoding="utf-8")
     base = parse_config(base_text)
-    config = parse_config(demo_config_toml(sim, base_config=base_text), source="demo.toml")
+    config = parse_config(loopback_allowed(demo_config_toml(sim, base_config=base_text)))
     assert [feed.name for feed in config.feeds] == [f"sim-{feed}" for feed in FEEDS]
     assert [feed.url for feed in config.feeds] == [sim.feed_url(feed) for feed in FEEDS]
     assert all(feed.kind == "rss" and feed.interval_seconds == 10 for feed in config.feeds)
     assert config.topics == base.topics
-    assert (config.timeline, config.detection, config.fetch) == (
-        base.timeline,
-        base.detection,
-        base.fetch,
-    )
+    assert (config.timeline, config.detection) == (base.timeline, base.detection)
+    assert config.fetch.model_copy(update={"allow_networks": []}) == base.fetch
 
 
 def test_demo_config_handles_tables_after_feeds_and_no_feeds(sim: Simulator) -> None:
@@ -456,11 +460,13 @@ def test_demo_config_handles_tables_after_feeds_and_no_feeds(sim: Simulator) -> 
         '# old feed\n[[feeds]]\nname = "old"\nkind = "rss"\nurl = "https://example.org/a"\n'
         'topics = [\n  "t",\n]\n\n[detection]\nmin_count = 4\n'
     )
-    config = parse_config(demo_config_toml(sim, base_config=base_text))
+    config = parse_config(loopback_allowed(demo_config_toml(sim, base_config=base_text)))
     assert [feed.name for feed in config.feeds] == [f"sim-{feed}" for feed in FEEDS]
     assert config.detection.min_count == 4
     no_feeds = parse_config(
-        demo_config_toml(sim, base_config='[[topics]]\nname = "t"\nphrases = ["x"]\n')
+        loopback_allowed(
+            demo_config_toml(sim, base_config='[[topics]]\nname = "t"\nphrases = ["x"]\n')
+        )
     )
     assert len(no_feeds.feeds) == len(FEEDS)
 
