@@ -98,28 +98,34 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-_redis_db_lock = threading.Lock()
-_next_redis_db = [1]
-
-
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    """A Redis database number of its own on the loopback server, flushed before and after."""
-    with _redis_db_lock:
-        number = _next_redis_db[0]
-        _next_redis_db[0] = number % 15 + 1
-    url = f"{REDIS_URL}/{number}"
-    client = redis.Redis.from_url(url, socket_timeout=5)
+    """A Redis database number of its own on the loopback server, flushed before and after.
+
+    The number is claimed with a key in database 0, so that test runs in parallel processes
+    (pytest-xdist, or two checkouts) never share a queue."""
+    admin = redis.Redis.from_url(f"{REDIS_URL}/0", socket_timeout=5)
+    token = uuid.uuid4().hex
     try:
-        client.flushdb()
+        number = next(
+            (n for n in range(1, 16) if admin.set(f"monitor-test:db{n}", token, nx=True, ex=900)),
+            None,
+        )
     except redis.ConnectionError as exc:
         pytest.fail(
             f"Redis is not reachable at {REDIS_URL} ({exc}); start it as .ci/run does: "
             "redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 ..."
         )
+    assert number is not None, "every Redis database 1-15 is claimed by other test runs"
+    url = f"{REDIS_URL}/{number}"
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    client.flushdb()
     yield url
     client.flushdb()
     client.close()
+    if admin.get(f"monitor-test:db{number}") == token.encode():
+        admin.delete(f"monitor-test:db{number}")
+    admin.close()
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import time
 from http.server import BaseHTTPRequestHandler
 
@@ -18,6 +17,7 @@ from monitor.errors import (
 )
 from monitor.sources.fetch import fetch, make_client
 from tests.conftest import FeedServer, Route
+from tests.hostile import drip, endless, gzip_bomb
 
 LIMITS = FetchConfig(
     allow_networks=["127.0.0.0/8"],
@@ -32,41 +32,6 @@ LIMITS = FetchConfig(
 def get(server: FeedServer, path: str, **kwargs) -> object:
     with make_client(LIMITS) as client:
         return fetch(client, client.build_request("GET", server.url(path)), limits=LIMITS, **kwargs)
-
-
-def gzip_bomb(handler: BaseHTTPRequestHandler) -> None:
-    body = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)  # ~64 KiB on the wire
-    handler.send_response(200)
-    handler.send_header("Content-Type", "application/rss+xml")
-    handler.send_header("Content-Encoding", "gzip")
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
-
-
-def endless(handler: BaseHTTPRequestHandler) -> None:
-    handler.send_response(200)
-    handler.send_header("Content-Type", "application/rss+xml")
-    handler.end_headers()  # no length: the body ends when the connection closes
-    try:
-        for _ in range(100_000):
-            handler.wfile.write(b"<item>" * 10_000)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-
-
-def drip(handler: BaseHTTPRequestHandler) -> None:
-    handler.send_response(200)
-    handler.send_header("Content-Type", "application/rss+xml")
-    handler.send_header("Content-Length", "1000")
-    handler.end_headers()
-    try:
-        for _ in range(20):
-            handler.wfile.write(b"<")
-            handler.wfile.flush()
-            time.sleep(0.5)  # each byte arrives well within the read timeout
-    except (BrokenPipeError, ConnectionResetError):
-        pass
 
 
 def lying_length(handler: BaseHTTPRequestHandler) -> None:
