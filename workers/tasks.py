@@ -72,4 +72,19 @@ def detect_spikes() -> int:
             change.observed,
             change.expected,
         )
+    if changes and runtime().config.notifiers:
+        # Enqueued after detection committed; a slow or failing sink never delays detection.
+        notify_alert_changes.delay([[change.alert_id, change.action] for change in changes])
     return len(changes)
+
+
+@app.task(name="monitor.notify_alert_changes", acks_late=True, ignore_result=True)
+def notify_alert_changes(changes: list[list[Any]]) -> int:
+    """Send the notifications of one detection run's alert changes ([alert id, action])."""
+    from monitor.notify import notify_changes
+
+    rt = runtime()
+    outcomes = notify_changes(
+        rt.sessions, rt.config, [(int(alert_id), str(action)) for alert_id, action in changes]
+    )
+    return sum(outcome.sent for outcome in outcomes)
