@@ -381,6 +381,19 @@ def feeds(
     out.print(table)
 
 
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Serve the HTTP API (docs at /docs), the dashboard (/) and Prometheus metrics (/metrics)."""
+    from monitor.api.serve import run_server
+
+    settings = settings_or_exit()
+    with reporting_errors():
+        run_server(settings, host=host, port=port)
+
+
 @app.command("simulate")
 def simulate(
     host: Annotated[str, typer.Option(help="address to serve on")] = "127.0.0.1",
