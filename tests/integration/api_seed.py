@@ -4,9 +4,16 @@ spike alert over the burst."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import uvicorn
 
 from monitor.config import MonitorConfig, parse_config
 from monitor.model import Post, Sentiment
@@ -153,3 +160,23 @@ def seed(tmp_path: Path, database_url: str, *, now: datetime, config_text: str =
         alert_id = alert.id
     engine.dispose()
     return Seeded(settings, config, now, burst, alert_id, history, burst_posts)
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """Run `app` under a real uvicorn server on 127.0.0.1 (any free port); yield its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
