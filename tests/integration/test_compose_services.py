@@ -12,6 +12,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 import yaml
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 
 from monitor.storage.engine import make_engine, make_session_factory
 from monitor.storage.tables import AlertRow, MentionRow
-from tests.conftest import POSTGRES_ADMIN_URL, REPO, FeedServer, Route, write_config
+from tests.conftest import POSTGRES_ADMIN_URL, REPO, FeedServer, Route, free_port, write_config
 from tests.integration.test_worker import spike_feed, start, stop, wait_for
 
 pytestmark = pytest.mark.integration
@@ -112,8 +113,16 @@ def test_compose_commands_complete_a_cycle(
         for arg in services["beat"]["command"]
     ]
     assert beat_command != services["beat"]["command"], "beat's --schedule path changed in compose"
+    # The api listens on all interfaces of its container; here, loopback and a free port.
+    api_port = free_port()
+    api_command = [
+        {"0.0.0.0": "127.0.0.1", "8000": str(api_port)}.get(arg, arg)
+        for arg in services["api"]["command"]
+    ]
+    assert "127.0.0.1" in api_command and str(api_port) in api_command
     worker = start(worker_command, env_of("worker"), tmp_path / "worker.log")
     beat = start(beat_command, env_of("beat"), tmp_path / "beat.log")
+    api = start(api_command, env_of("api") | {"MONITOR_API_TOKEN": "t"}, tmp_path / "api.log")
     engine = make_engine(env_of("worker")["MONITOR_DATABASE_URL"])
     sessions = make_session_factory(engine)
     try:
@@ -133,7 +142,22 @@ def test_compose_commands_complete_a_cycle(
         assert wait_for(lambda: alerts() == 1, timeout=40, processes=[worker, beat]), (
             log.read_text()[-3000:]
         )
+
+        def api_alerts() -> list[dict]:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{api_port}/api/alerts", timeout=5)
+            except httpx.TransportError:
+                return []
+            return response.json()["alerts"] if response.status_code == 200 else []
+
+        assert wait_for(lambda: len(api_alerts()) == 1, timeout=30, processes=[api]), (
+            tmp_path / "api.log"
+        ).read_text()[-3000:]
+        assert api_alerts()[0]["topic"] == "love-letter"
+        health = httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=10)
+        assert health.status_code == 200, health.text
     finally:
+        stop(api)
         stop(beat)
         stop(worker)
         engine.dispose()
