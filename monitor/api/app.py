@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException
 from monitor.api.dashboard import dashboard_context, make_templates
 from monitor.api.db import make_read_engine
 from monitor.api.metrics import DatabaseCollector
+from monitor.api.openapi30 import downgrade_schema
 from monitor.api.payloads import alert_detail, history_csv, history_payload
 from monitor.config import MonitorConfig
 from monitor.errors import ConfigError, SchemaNotReadyError, UnknownTopicError
@@ -160,7 +161,7 @@ def create_app(
         request_seconds.labels(getattr(route, "path", "unmatched")).observe(
             time.perf_counter() - started
         )
-        docs = request.url.path == "/docs" or request.url.path.startswith("/static/swagger-ui")
+        docs = request.url.path.startswith(("/docs", "/static/swagger-ui"))
         response.headers["Content-Security-Policy"] = DOCS_CSP if docs else CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -407,7 +408,13 @@ def create_app(
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return HTMLResponse(templates.get_template("docs.html").render(openapi_url=app.openapi_url))
+        page = templates.get_template("docs.html").render(openapi_url="/docs/openapi-3.0.json")
+        return HTMLResponse(page)
+
+    @app.get("/docs/openapi-3.0.json", include_in_schema=False)
+    def docs_schema() -> JSONResponse:
+        # The packaged Swagger UI 4 reads OpenAPI 3.0; /openapi.json stays the 3.1 original.
+        return JSONResponse(downgrade_schema(app.openapi()))
 
     @app.get("/", dependencies=reader_deps, include_in_schema=False)
     def dashboard(
