@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 
@@ -44,6 +44,7 @@ from monitor.timeline import parse_since, parse_width
 
 STATIC = Path(__file__).with_name("static")
 MAX_HISTORY_BUCKETS = 5000
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 CSP = (
     "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
@@ -184,6 +185,11 @@ def create_app(
     async def unknown_topic(_: Request, exc: UnknownTopicError) -> JSONResponse:
         return _error(404, str(exc))
 
+    @app.exception_handler(DataError)
+    async def bad_value(_: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value (e.g. a NUL character on PostgreSQL): the request's fault.
+        return _error(400, "a parameter holds a value the database cannot store or compare")
+
     @app.exception_handler(SQLAlchemyError)
     async def database_down(_: Request, exc: SQLAlchemyError) -> JSONResponse:
         # The driver's message may hold the URL; say only what the operator must check.
@@ -248,7 +254,7 @@ def create_app(
 
     @app.get("/api/alerts/{alert_id}", dependencies=reader_deps, tags=["alerts"])
     def get_alert(
-        session: Reader, alert_id: Annotated[int, PathParam(ge=1, le=2**62)]
+        session: Reader, alert_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]
     ) -> dict[str, Any]:
         """One alert with its explanation: observed vs expected, sample posts, top terms and
         sentiment during vs the 24 hours before."""
@@ -263,7 +269,7 @@ def create_app(
         responses={401: {"description": "no or wrong bearer token"}, 403: {"description": ""}},
     )
     def acknowledge_alert(
-        request: Request, alert_id: Annotated[int, PathParam(ge=1, le=2**62)]
+        request: Request, alert_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]
     ) -> dict[str, Any]:
         """Acknowledge an alert (needs the bearer token); acknowledging twice changes nothing."""
         require_token(request)
