@@ -12,18 +12,21 @@ def downgrade_schema(node: Any) -> Any:
         return [downgrade_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {key: downgrade_schema(value) for key, value in node.items()}
-    if out.get("openapi", "").startswith("3.1"):
-        out["openapi"] = "3.0.3"
-    variants = out.get("anyOf")
-    if isinstance(variants, list) and {"type": "null"} in variants:
+    node = dict(node)
+    variants = node.get("anyOf")
+    nullable = isinstance(variants, list) and {"type": "null"} in variants
+    if nullable:
         rest = [v for v in variants if v != {"type": "null"}]
-        del out["anyOf"]
+        del node["anyOf"]
         if len(rest) == 1 and isinstance(rest[0], dict):
-            out = {**rest[0], **out}
+            node = {**rest[0], **node}
         else:
-            out["anyOf"] = rest
+            node["anyOf"] = rest
+    out = {key: downgrade_schema(value) for key, value in node.items()}
+    if nullable:
         out["nullable"] = True
+    if str(out.get("openapi", "")).startswith("3.1"):
+        out["openapi"] = "3.0.3"
     if isinstance(out.get("examples"), list) and "schema" not in out:
         examples = out.pop("examples")
         if examples:
