@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from monitor.storage.engine import make_engine, make_session_factory
 from monitor.storage.tables import AlertRow, MentionRow
 from tests.conftest import POSTGRES_ADMIN_URL, REPO, FeedServer, Route, free_port, write_config
+from tests.integration.receivers import Receiver, receiver_fixture  # noqa: F401 - fixture
 from tests.integration.test_worker import spike_feed, start, stop, wait_for
 
 pytestmark = pytest.mark.integration
@@ -70,14 +71,24 @@ def compose_database() -> str:
 
 
 def test_compose_commands_complete_a_cycle(
-    tmp_path: Path, compose_database: str, redis_url: str, feed_server: FeedServer
+    tmp_path: Path,
+    compose_database: str,
+    redis_url: str,
+    feed_server: FeedServer,
+    receiver: Receiver,
 ) -> None:
     services = compose_services()
     now = datetime.now(UTC)
     body, expected = spike_feed(now)
     feed_server.routes["/fans.xml"] = Route(body=body)
+    # The worker's detection enqueues the notification task, which signs and POSTs the alert.
+    sink = (
+        f'[[notifiers]]\nname = "hook"\nkind = "webhook"\nurl = "{receiver.url("/hook")}"\n'
+        'secret_env = "MONITOR_TEST_HOOK_SECRET"\n'
+    )
     config = write_config(
         tmp_path / "monitor.toml",
+        extra=sink,
         feeds=[
             {
                 "name": "fans",
@@ -120,7 +131,8 @@ def test_compose_commands_complete_a_cycle(
         for arg in services["api"]["command"]
     ]
     assert "127.0.0.1" in api_command and str(api_port) in api_command
-    worker = start(worker_command, env_of("worker"), tmp_path / "worker.log")
+    worker_env = env_of("worker") | {"MONITOR_TEST_HOOK_SECRET": "s3"}
+    worker = start(worker_command, worker_env, tmp_path / "worker.log")
     beat = start(beat_command, env_of("beat"), tmp_path / "beat.log")
     api = start(api_command, env_of("api") | {"MONITOR_API_TOKEN": "t"}, tmp_path / "api.log")
     engine = make_engine(env_of("worker")["MONITOR_DATABASE_URL"])
@@ -156,6 +168,12 @@ def test_compose_commands_complete_a_cycle(
         assert api_alerts()[0]["topic"] == "love-letter"
         health = httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=10)
         assert health.status_code == 200, health.text
+        assert wait_for(
+            lambda: len(receiver.posts("/hook")) == 1, timeout=30, processes=[worker]
+        ), log.read_text()[-3000:]
+        [(headers, payload)] = receiver.posts("/hook")
+        assert payload["event"] == "open" and payload["alerts"][0]["topic"] == "love-letter"
+        assert headers["x-monitor-signature"].startswith("sha256=")
     finally:
         stop(api)
         stop(beat)

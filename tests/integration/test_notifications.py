@@ -7,12 +7,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,56 +25,12 @@ from monitor.storage.queries import get_topic_id
 from monitor.storage.tables import AlertRow, DeliveryRow
 from tests.conftest import free_port
 from tests.integration.api_seed import CONFIG, Seeded, seed
+from tests.integration.receivers import Receiver, receiver_fixture  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.integration
 
 SECRET = "whsec-5b2e"
 SMTP_PASSWORD = "smtp-pass-77"
-
-
-@dataclass
-class Receiver:
-    """A webhook receiver on 127.0.0.1 that records each POST and can fail the first ones."""
-
-    server: ThreadingHTTPServer
-    fail_first: int = 0
-    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
-
-    def posts(self, path: str) -> list[tuple[dict[str, str], Any]]:
-        return [(h, json.loads(b)) for h, b in self.requests if h["x-path"] == path]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    state = Receiver(server=server)
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            return
-
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            headers = {k.lower(): v for k, v in self.headers.items()} | {"x-path": self.path}
-            with lock:
-                state.requests.append((headers, body))
-                failing = state.fail_first > 0 and self.path == "/flaky"
-                if failing:
-                    state.fail_first -= 1
-            self.send_response(500 if failing else 200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    server.RequestHandlerClass = Handler
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 @dataclass
