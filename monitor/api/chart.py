@@ -74,7 +74,7 @@ def timeline_svg(
         x0, x1 = x_of(episode.start), x_of(episode.end)
         parts.append(
             f'<rect class="alert-episode" data-alert-id="{episode.alert_id}" x="{_fmt(x0)}" '
-            f'y="{TOP}" width="{_fmt(max(2.0, x1 - x0))}" height="{plot_h}" '
+            f'y="{TOP}" width="{_fmt(max(6.0, x1 - x0))}" height="{plot_h}" '
             f'fill="#f4b4b4" fill-opacity="0.45"><title>{escape(episode.label)}</title></rect>'
         )
     # zero line of the sentiment axis
@@ -121,7 +121,7 @@ def timeline_svg(
     for value in (-1.0, 0.0, 1.0):
         parts.append(
             f'<text class="axis" x="{LEFT + plot_w + 6}" y="{_fmt(y_sentiment(value) + 4)}">'
-            f"{value:+.0f}</text>"
+            f"{'0' if value == 0 else f'{value:+.0f}'}</text>"
         )
     ticks = 6
     for index in range(ticks + 1):
