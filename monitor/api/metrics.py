@@ -44,7 +44,9 @@ class DatabaseCollector(Collector):
             "monitor_feed_posts_stored", "Posts stored from each feed", labels=["feed"]
         )
         recent = GaugeMetricFamily(
-            "monitor_feed_posts_24h", "Posts fetched from each feed in 24 h", labels=["feed"]
+            "monitor_feed_posts_24h",
+            "New posts stored from each feed in the last 24 h",
+            labels=["feed"],
         )
         failures = GaugeMetricFamily(
             "monitor_feed_consecutive_failures",

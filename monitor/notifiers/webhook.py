@@ -64,7 +64,9 @@ def post_json(
     try:
         with httpx.Client(timeout=timeout_seconds, follow_redirects=False) as client:
             response = client.post(url, content=body, headers=all_headers)
-    except httpx.HTTPError as exc:
+    except Exception as exc:
+        # Only the class: httpx messages (InvalidURL, redirects) can quote the URL, a secret
+        # for Slack-style webhooks.
         raise NotifyError(f"{what}: {type(exc).__name__}") from None
     if not 200 <= response.status_code < 300:
         raise NotifyError(f"{what}: HTTP {response.status_code}")
