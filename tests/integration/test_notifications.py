@@ -294,3 +294,44 @@ digest = true
     [(_, resolved)] = receiver.posts("/resolved")
     assert resolved["event"] == "resolve" and resolved["alerts"][0]["id"] == seeded.alert_id
     assert len(receiver.posts("/each")) == 2  # "each" announces openings only
+
+
+def test_secrets_stay_out_of_logs_and_delivery_records(
+    tmp_path: Path, sqlite_url: str, smtp_server: Mailbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    closed = free_port()
+    secret_url = f"http://127.0.0.1:{closed}/services/T000/B000/very-secret-path"
+    sinks = f"""
+[[notifiers]]
+name = "slack-down"
+kind = "slack"
+url_env = "TEST_SLACK_URL"
+max_attempts = 2
+
+[[notifiers]]
+name = "mail-wrong-password"
+kind = "email"
+smtp_host = "127.0.0.1"
+smtp_port = {smtp_server.port}
+starttls = false
+username = "monitor"
+password_env = "TEST_SMTP_PASSWORD"
+from_addr = "monitor@example.org"
+to_addrs = ["team@example.org"]
+max_attempts = 1
+timeout_seconds = 1  # aiosmtpd goes quiet after smtplib's second AUTH mechanism fails
+"""
+    seeded, sessions = seeded_with(tmp_path, sqlite_url, sinks)
+    wrong_password = "wrong-pass-1234"
+    env = {"TEST_SLACK_URL": secret_url, "TEST_SMTP_PASSWORD": wrong_password}
+    with caplog.at_level("DEBUG"):
+        outcomes = notify_changes(
+            sessions, seeded.config, [(seeded.alert_id, "open")], environ=env, sleep=lambda _: None
+        )
+    assert {o.sink: o.failed for o in outcomes} == {"slack-down": 1, "mail-wrong-password": 1}
+    assert smtp_server.messages == [] and smtp_server.logins  # it tried, and was refused
+    recorded = " ".join(f"{r.sink} {r.last_error}" for r in deliveries(sessions))
+    for text in (caplog.text, recorded, " ".join(str(o) for o in outcomes)):
+        assert "very-secret-path" not in text and wrong_password not in text
+    assert "slack slack-down: ConnectError" in recorded
+    assert "email mail-wrong-password: SMTP" in recorded
