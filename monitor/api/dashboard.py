@@ -79,7 +79,7 @@ def dashboard_context(
     end = now + width
     stored = queries.load_buckets(session, topic_id, start=start, end=end)
     buckets = zero_filled(rollup(stored, width), start=start, end=end, width=width)
-    rows = session.execute(queries.alerts_query(topic_id=topic_id)).all()
+    rows = session.execute(queries.alerts_query(topic_id=topic_id).limit(ALERTS_SHOWN)).all()
     alerts = [alert_detail(session, alert, name, width=base_width) for alert, name in rows]
     episodes = [
         ChartEpisode(
@@ -101,5 +101,5 @@ def dashboard_context(
         session, topic_id=topic_id, q=None, label=None, since=None, limit=MENTIONS_SHOWN, after=None
     )
     # The chart is built by monitor.api.chart, which escapes every text it writes.
-    context.update(chart=Markup(svg), alerts=alerts[:ALERTS_SHOWN], mentions=mentions)
+    context.update(chart=Markup(svg), alerts=alerts, mentions=mentions)
     return context
