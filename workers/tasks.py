@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 from monitor import pipeline
 from monitor.runtime import Runtime
@@ -32,6 +33,39 @@ def _after_fork(**_: Any) -> None:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+_started: dict[str, float] = {}
+
+
+@task_prerun.connect
+def _task_started(task_id: str | None = None, **_: Any) -> None:
+    if task_id:
+        _started[task_id] = time.monotonic()
+
+
+@task_postrun.connect
+def _task_finished(
+    task_id: str | None = None, task: Any = None, state: str | None = None, **_: Any
+) -> None:
+    # Durations go to the database, so /metrics sums every worker process and container.
+    started = _started.pop(task_id or "", None)
+    if started is None or task is None:
+        return
+    try:
+        from monitor.storage.engine import session_scope
+        from monitor.storage.task_stats import record_task_run
+
+        with session_scope(runtime().sessions) as session:
+            record_task_run(
+                session,
+                task.name,
+                seconds=time.monotonic() - started,
+                failed=state not in (None, "SUCCESS"),
+                now=utcnow(),
+            )
+    except Exception:  # statistics must never fail or retry a task
+        log.exception("could not record the run of task %s", getattr(task, "name", task))
 
 
 @app.task(name="monitor.dispatch_due_feeds", acks_late=True, ignore_result=True)

@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.storage import queries, reads
+from monitor.storage.task_stats import task_stats
 
 
 class DatabaseCollector(Collector):
@@ -98,3 +99,21 @@ class DatabaseCollector(Collector):
         for sink, status, count in reads.deliveries_summary(session):
             deliveries.add_metric([sink, status], count)
         yield deliveries
+        runs = CounterMetricFamily("monitor_task_runs", "Celery task runs", labels=["task"])
+        failures_total = CounterMetricFamily(
+            "monitor_task_failures", "Celery task runs that raised", labels=["task"]
+        )
+        seconds = CounterMetricFamily(
+            "monitor_task_duration_seconds", "Time spent in each Celery task", labels=["task"]
+        )
+        last = GaugeMetricFamily(
+            "monitor_task_last_duration_seconds",
+            "Duration of each Celery task's latest run",
+            labels=["task"],
+        )
+        for row in task_stats(session):
+            runs.add_metric([row.task], row.runs)
+            failures_total.add_metric([row.task], row.failures)
+            seconds.add_metric([row.task], row.total_seconds)
+            last.add_metric([row.task], row.last_seconds)
+        yield from (runs, failures_total, seconds, last)

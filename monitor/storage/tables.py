@@ -176,3 +176,17 @@ class DeliveryRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TaskStatsRow(Base):
+    """Runs, failures and durations of each Celery task, summed over every worker process
+    (what /metrics reports as task durations)."""
+
+    __tablename__ = "task_stats"
+
+    task: Mapped[str] = mapped_column(String(64), primary_key=True)
+    runs: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    total_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    last_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -17,6 +17,8 @@ from monitor.api import create_app
 from monitor.api.db import make_read_engine
 from monitor.errors import ConfigError
 from monitor.settings import load_settings
+from monitor.storage.engine import make_engine, make_session_factory, session_scope
+from monitor.storage.task_stats import record_task_run
 from tests.conftest import free_port
 from tests.integration.api_seed import CONFIG, HOSTILE, Seeded, seed, serve_in_thread
 
@@ -257,7 +259,14 @@ def test_read_engine_cannot_write(seeded: Seeded) -> None:
         engine.dispose()
 
 
-def test_metrics_are_scrapeable(api: httpx.Client) -> None:
+def test_metrics_are_scrapeable(api: httpx.Client, seeded: Seeded) -> None:
+    engine = make_engine(seeded.settings.database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        for seconds, failed in ((0.5, False), (1.5, True), (0.25, False)):
+            record_task_run(
+                session, "monitor.poll_feed", seconds=seconds, failed=failed, now=seeded.now
+            )
+    engine.dispose()
     assert api.get("/api/topics").status_code == 200
     response = api.get("/metrics")
     assert response.status_code == 200
@@ -273,6 +282,11 @@ def test_metrics_are_scrapeable(api: httpx.Client) -> None:
     assert samples[("monitor_feed_last_success_age_seconds", (("feed", "fans"),))] >= 59
     assert samples[("monitor_topic_mentions_24h", (("topic", "love-letter"),))] == 32
     assert samples[("monitor_api_request_duration_seconds_count", (("route", "/api/topics"),))] == 1
+    task = (("task", "monitor.poll_feed"),)
+    assert samples[("monitor_task_runs_total", task)] == 3
+    assert samples[("monitor_task_failures_total", task)] == 1
+    assert samples[("monitor_task_duration_seconds_total", task)] == pytest.approx(2.25)
+    assert samples[("monitor_task_last_duration_seconds", task)] == pytest.approx(0.25)
 
 
 def test_dashboard_escapes_posts_and_sets_csp(api: httpx.Client, seeded: Seeded) -> None:

@@ -174,6 +174,13 @@ def test_compose_commands_complete_a_cycle(
         [(headers, payload)] = receiver.posts("/hook")
         assert payload["event"] == "open" and payload["alerts"][0]["topic"] == "love-letter"
         assert headers["x-monitor-signature"].startswith("sha256=")
+        # Task durations recorded by the worker processes are scraped from the api.
+        metrics = httpx.get(f"http://127.0.0.1:{api_port}/metrics", timeout=10).text
+        runs = re.search(
+            r'^monitor_task_runs_total\{task="monitor.poll_feed"\} (\S+)$', metrics, re.M
+        )
+        assert runs and float(runs.group(1)) >= 1, metrics[-2000:]
+        assert 'monitor_task_duration_seconds_total{task="monitor.detect_spikes"}' in metrics
     finally:
         stop(api)
         stop(beat)

@@ -1,4 +1,5 @@
-"""notification deliveries: at most one send per alert state change and sink
+"""notification deliveries (at most one send per alert state change and sink) and task
+statistics (runs, failures and durations of each Celery task, for /metrics)
 
 Revision ID: 0005
 Revises: 0001
@@ -29,7 +30,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("alert_id", "event", "sink", name="uq_deliveries_alert_event_sink"),
     )
+    op.create_table(
+        "task_stats",
+        sa.Column("task", sa.String(length=64), nullable=False),
+        sa.Column("runs", sa.Integer(), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("total_seconds", sa.Float(), nullable=False),
+        sa.Column("last_seconds", sa.Float(), nullable=False),
+        sa.Column("last_finished_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("task"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("task_stats")
     op.drop_table("deliveries")
