@@ -157,11 +157,13 @@ def poll(
             )
         out.print(table)
         if detect:
-            for change in pipeline.detect_spikes(runtime, now=utcnow()):
+            changes = pipeline.detect_spikes(runtime, now=utcnow())
+            for change in changes:
                 out.print(
                     f"alert {change.action}: {change.topic} (id {change.alert_id}) "
                     f"observed {change.observed}, expected {change.expected:.1f}"
                 )
+            _notify(runtime, changes)
     finally:
         runtime.close()
 
@@ -180,8 +182,24 @@ def detect() -> None:
             out.print(f"alert {change.action}: {change.topic} (id {change.alert_id})")
         if not changes:
             out.print("no alert changes")
+        _notify(runtime, changes)
     finally:
         runtime.close()
+
+
+def _notify(runtime: Any, changes: list[Any]) -> None:
+    """Send the notifications of in-process detection, as the worker's task would."""
+    if not changes or not runtime.config.notifiers:
+        return
+    from monitor.notify import notify_changes
+
+    for outcome in notify_changes(
+        runtime.sessions, runtime.config, [(c.alert_id, c.action) for c in changes]
+    ):
+        out.print(
+            f"notified {outcome.sink}: {outcome.sent} sent, {outcome.failed} failed"
+            + (f" ({outcome.error})" if outcome.error else "")
+        )
 
 
 def _since(text: str | None) -> datetime | None:
@@ -379,6 +397,19 @@ def feeds(
             str(record["posts_24h"]),
         )
     out.print(table)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Serve the HTTP API (docs at /docs), the dashboard (/) and Prometheus metrics (/metrics)."""
+    from monitor.api.serve import run_server
+
+    settings = settings_or_exit()
+    with reporting_errors():
+        run_server(settings, host=host, port=port)
 
 
 @app.command("simulate")

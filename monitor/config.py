@@ -185,6 +185,116 @@ class WorkerConfig(_Strict):
         return self.time_limit_seconds * 1.5
 
 
+EnvVarName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$")]
+ALERT_EVENTS = ("open", "resolve")
+ALERT_KINDS = ("spike", "source")
+NOTIFIER_KINDS = ("webhook", "slack", "email")
+
+
+class ApiConfig(_Strict):
+    """The HTTP API and dashboard (`monitor serve`). The bearer token is never in this file:
+    it comes from the environment variable MONITOR_API_TOKEN.
+
+    Example::
+
+        [api]
+        read_requires_token = true   # GET endpoints and the dashboard need the token too
+    """
+
+    read_requires_token: bool = False
+    max_page_size: Annotated[int, Field(ge=1, le=500)] = 200
+
+
+class _NotifierBase(_Strict):
+    """Routing shared by every sink: which topics, alert kinds and events it receives."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+    topics: list[str] | None = None  # None: every topic
+    alert_kinds: list[Literal["spike", "source"]] = Field(default_factory=lambda: ["spike"])
+    events: list[Literal["open", "resolve"]] = Field(default_factory=lambda: ["open"])
+    digest: bool = False  # one message per detection run instead of one per alert
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    retry_backoff_seconds: Annotated[float, Field(ge=0, le=60)] = 1.0
+
+
+def _require_http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+class WebhookNotifierConfig(_NotifierBase):
+    """A JSON POST to `url`, signed with HMAC-SHA256 when `secret_env` names a variable.
+
+    Example::
+
+        [[notifiers]]
+        name = "ops"
+        kind = "webhook"
+        url = "https://hooks.example/monitor"
+        secret_env = "MONITOR_WEBHOOK_SECRET"
+    """
+
+    kind: Literal["webhook"]
+    url: str
+    secret_env: EnvVarName | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _require_http_url(value)
+
+
+class SlackNotifierConfig(_NotifierBase):
+    """A Slack-compatible incoming webhook; its URL is a secret, so only its variable is named.
+
+    Example::
+
+        [[notifiers]]
+        name = "fan-team"
+        kind = "slack"
+        url_env = "MONITOR_SLACK_WEBHOOK_URL"
+    """
+
+    kind: Literal["slack"]
+    url_env: EnvVarName
+
+
+class EmailNotifierConfig(_NotifierBase):
+    """Email over SMTP (STARTTLS unless `starttls = false`); the password comes from the
+    variable `password_env` names.
+
+    Example::
+
+        [[notifiers]]
+        name = "mail"
+        kind = "email"
+        smtp_host = "smtp.example"
+        from_addr = "monitor@example.org"
+        to_addrs = ["team@example.org"]
+        username = "monitor"
+        password_env = "MONITOR_SMTP_PASSWORD"
+    """
+
+    kind: Literal["email"]
+    smtp_host: Annotated[str, Field(min_length=1, max_length=255)]
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    starttls: bool = True
+    username: str | None = None
+    password_env: EnvVarName | None = None
+    from_addr: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]
+    to_addrs: Annotated[
+        list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]], Field(min_length=1)
+    ]
+
+
+NotifierConfig = Annotated[
+    WebhookNotifierConfig | SlackNotifierConfig | EmailNotifierConfig,
+    Field(discriminator="kind"),
+]
+
+
 class MonitorConfig(_Strict):
     """The whole configuration file."""
 
@@ -194,6 +304,8 @@ class MonitorConfig(_Strict):
     detection: DetectionConfig = DetectionConfig()
     fetch: FetchConfig = FetchConfig()
     worker: WorkerConfig = WorkerConfig()
+    api: ApiConfig = ApiConfig()
+    notifiers: list[NotifierConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_references(self) -> MonitorConfig:
@@ -218,6 +330,17 @@ class MonitorConfig(_Strict):
                 if topic not in names:
                     raise ValueError(
                         f"feeds[{index}].topics: unknown topic {topic!r} "
+                        f"(known: {', '.join(names)})"
+                    )
+        sinks = [notifier.name for notifier in self.notifiers]
+        repeated = sorted({name for name in sinks if sinks.count(name) > 1})
+        if repeated:
+            raise ValueError(f"notifiers: names must be unique; repeated: {', '.join(repeated)}")
+        for index, notifier in enumerate(self.notifiers):
+            for topic in notifier.topics or []:
+                if topic not in names:
+                    raise ValueError(
+                        f"notifiers[{index}].topics: unknown topic {topic!r} "
                         f"(known: {', '.join(names)})"
                     )
         return self
@@ -246,11 +369,23 @@ def _field_path(location: tuple[int | str, ...]) -> str:
     return path or "(top level)"
 
 
+def _without_tags(location: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    # A discriminated union adds its tag (`notifiers[0].webhook.url`); the file has no such key.
+    kept: list[int | str] = []
+    for part in location:
+        if part == "function-after":
+            continue
+        if kept[-2:-1] == ["notifiers"] and isinstance(kept[-1], int) and part in NOTIFIER_KINDS:
+            continue
+        kept.append(part)
+    return tuple(kept)
+
+
 def format_validation_error(source: str, error: ValidationError) -> str:
     """Return one line per problem: `<file>: <field>: <what is wrong>`."""
     lines = []
     for problem in error.errors():
-        location = tuple(part for part in problem["loc"] if part not in ("function-after",))
+        location = _without_tags(problem["loc"])
         message = problem["msg"].removeprefix("Value error, ")
         path = _field_path(location)
         if problem["type"] == "extra_forbidden":

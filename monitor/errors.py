@@ -5,6 +5,8 @@ MonitorError
 ├── StorageError
 │   └── SchemaNotReadyError    the database has not been migrated (`monitor db upgrade`)
 ├── UnknownTopicError      a topic name that neither the config nor the database knows
+├── NotifyError            a notification sink refused or could not be reached; retried
+│   └── UnknownNotifierError   a notifier kind that is not in monitor.notifiers.NOTIFIERS
 └── SourceError            a feed could not be polled; recorded on the feed, never fatal
     ├── ParseError             the body is not a feed of the expected kind
     └── FetchError
@@ -36,6 +38,14 @@ class SchemaNotReadyError(StorageError):
 
 class UnknownTopicError(MonitorError):
     """A topic name that is not tracked."""
+
+
+class NotifyError(MonitorError):
+    """A notification could not be delivered (the message never contains a secret)."""
+
+
+class UnknownNotifierError(NotifyError):
+    """A notifier kind that no module implements."""
 
 
 class SourceError(MonitorError):

@@ -20,6 +20,7 @@ ENVIRONMENT: tuple[tuple[str, str, str], ...] = (
     ("MONITOR_DATABASE_URL", "", "SQLAlchemy URL; empty: sqlite file in MONITOR_DATA_DIR"),
     ("MONITOR_BROKER_URL", "", "Celery broker URL (redis://...); empty: embedded broker"),
     ("MONITOR_LOG_LEVEL", "INFO", "log level of workers and CLI"),
+    ("MONITOR_API_TOKEN", "", "bearer token of the HTTP API; empty: acknowledging is disabled"),
 )
 
 

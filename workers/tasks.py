@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 from sqlalchemy.exc import OperationalError
 
 from monitor import pipeline
@@ -46,6 +47,41 @@ def database_outage_logged(what: str) -> Iterator[None]:
     except OperationalError as exc:
         reason = str(exc.orig or exc).strip().splitlines()[0]
         log.error("database unavailable, %s not done (retried by beat): %s", what, reason)
+
+
+_started: dict[str, float] = {}
+
+
+@task_prerun.connect
+def _task_started(task_id: str | None = None, **_: Any) -> None:
+    if task_id:
+        _started[task_id] = time.monotonic()
+
+
+@task_postrun.connect
+def _task_finished(
+    task_id: str | None = None, task: Any = None, state: str | None = None, **_: Any
+) -> None:
+    # Durations go to the database, so /metrics sums every worker process and container.
+    started = _started.pop(task_id or "", None)
+    if started is None or task is None:
+        return
+    try:
+        from monitor.storage.engine import session_scope
+        from monitor.storage.task_stats import record_task_run
+
+        with session_scope(runtime().sessions) as session:
+            record_task_run(
+                session,
+                task.name,
+                seconds=time.monotonic() - started,
+                failed=state not in (None, "SUCCESS"),
+                now=utcnow(),
+            )
+    except OperationalError:
+        pass  # the database is down: the task itself has said so already
+    except Exception:  # statistics must never fail or retry a task
+        log.exception("could not record the run of task %s", getattr(task, "name", task))
 
 
 @app.task(name="monitor.dispatch_due_feeds", acks_late=True, ignore_result=True)
@@ -91,5 +127,20 @@ def detect_spikes() -> int:
                 change.observed,
                 change.expected,
             )
+        if changes and runtime().config.notifiers:
+            # Enqueued after detection committed; a slow or failing sink never delays it.
+            notify_alert_changes.delay([[change.alert_id, change.action] for change in changes])
         return len(changes)
     return 0
+
+
+@app.task(name="monitor.notify_alert_changes", acks_late=True, ignore_result=True)
+def notify_alert_changes(changes: list[list[Any]]) -> int:
+    """Send the notifications of one detection run's alert changes ([alert id, action])."""
+    from monitor.notify import notify_changes
+
+    rt = runtime()
+    outcomes = notify_changes(
+        rt.sessions, rt.config, [(int(alert_id), str(action)) for alert_id, action in changes]
+    )
+    return sum(outcome.sent for outcome in outcomes)

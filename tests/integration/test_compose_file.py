@@ -35,7 +35,7 @@ ENV_EXAMPLE = ROOT / "config" / "env.example"
 COMPOSE_SCHEMA = Path("/usr/lib/python3/dist-packages/compose/config/compose_spec.json")
 INSTALL_HINT = "apt-get install -y docker-compose"
 
-APP_SERVICES = ("migrate", "worker", "beat")
+APP_SERVICES = ("migrate", "worker", "beat", "api")
 BACKING_SERVICES = ("redis", "postgres")
 
 EXPECTED_COMMANDS = {
@@ -59,6 +59,7 @@ EXPECTED_COMMANDS = {
         "--schedule",
         "/tmp/celerybeat-schedule",
     ],
+    "api": ["monitor", "serve", "--host", "0.0.0.0", "--port", "8000"],
 }
 
 
@@ -82,7 +83,14 @@ def run_compose(
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("POSTGRES_PASSWORD", "MONITOR_LOG_LEVEL", "COMPOSE_FILE", "COMPOSE_PROFILES")
+        if k
+        not in (
+            "POSTGRES_PASSWORD",
+            "MONITOR_LOG_LEVEL",
+            "MONITOR_API_TOKEN",
+            "COMPOSE_FILE",
+            "COMPOSE_PROFILES",
+        )
     }
     env.update(extra_env or {})
     return subprocess.run(
@@ -219,7 +227,7 @@ def test_app_command(services: dict[str, Any], name: str) -> None:
     assert services[name]["command"] == EXPECTED_COMMANDS[name]
 
 
-@pytest.mark.parametrize("name", ["worker", "beat"])
+@pytest.mark.parametrize("name", ["worker", "beat", "api"])
 def test_worker_and_beat_wait_for_dependencies(services: dict[str, Any], name: str) -> None:
     depends_on = services[name].get("depends_on")
     assert isinstance(depends_on, dict), f"{name}: depends_on must be a mapping with conditions"
@@ -318,6 +326,23 @@ def test_app_service_shares_image_and_config(services: dict[str, Any], name: str
         "postgresql+psycopg://monitor:${POSTGRES_PASSWORD:-monitor}@postgres:5432/monitor"
     )
     assert environment["MONITOR_BROKER_URL"] == "redis://redis:6379/0"
+
+
+def test_api_is_published_on_loopback_only_with_a_healthcheck(services: dict[str, Any]) -> None:
+    api = services["api"]
+    assert api["ports"] == ["127.0.0.1:8000:8000"]
+    assert "/healthz" in " ".join(api["healthcheck"]["test"])
+    assert api.get("restart") == "unless-stopped"
+    # the token reaches the api service only, from the environment, never a literal
+    assert api["environment"]["MONITOR_API_TOKEN"] == "${MONITOR_API_TOKEN:-}"
+    for name in ("migrate", "worker", "beat"):
+        assert "MONITOR_API_TOKEN" not in services[name]["environment"], name
+
+
+def test_api_token_comes_from_the_environment(tmp_path: Path) -> None:
+    rendered = render(tmp_path, {"MONITOR_API_TOKEN": "t0ken"})
+    assert rendered["services"]["api"]["environment"]["MONITOR_API_TOKEN"] == "t0ken"
+    assert "MONITOR_API_TOKEN" not in rendered["services"]["worker"]["environment"]
 
 
 def test_app_config_comes_from_an_extension_field(compose: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 import yaml
@@ -19,7 +20,8 @@ from sqlalchemy import func, select
 
 from monitor.storage.engine import make_engine, make_session_factory
 from monitor.storage.tables import AlertRow, MentionRow
-from tests.conftest import POSTGRES_ADMIN_URL, REPO, FeedServer, Route, write_config
+from tests.conftest import POSTGRES_ADMIN_URL, REPO, FeedServer, Route, free_port, write_config
+from tests.integration.receivers import Receiver, receiver_fixture  # noqa: F401 - fixture
 from tests.integration.test_worker import spike_feed
 from tests.processes import start, stop, wait_for
 
@@ -70,14 +72,24 @@ def compose_database() -> str:
 
 
 def test_compose_commands_complete_a_cycle(
-    tmp_path: Path, compose_database: str, redis_url: str, feed_server: FeedServer
+    tmp_path: Path,
+    compose_database: str,
+    redis_url: str,
+    feed_server: FeedServer,
+    receiver: Receiver,
 ) -> None:
     services = compose_services()
     now = datetime.now(UTC)
     body, expected = spike_feed(now)
     feed_server.routes["/fans.xml"] = Route(body=body)
+    # The worker's detection enqueues the notification task, which signs and POSTs the alert.
+    sink = (
+        f'[[notifiers]]\nname = "hook"\nkind = "webhook"\nurl = "{receiver.url("/hook")}"\n'
+        'secret_env = "MONITOR_TEST_HOOK_SECRET"\n'
+    )
     config = write_config(
         tmp_path / "monitor.toml",
+        extra=sink,
         feeds=[
             {
                 "name": "fans",
@@ -113,8 +125,17 @@ def test_compose_commands_complete_a_cycle(
         for arg in services["beat"]["command"]
     ]
     assert beat_command != services["beat"]["command"], "beat's --schedule path changed in compose"
-    worker = start(worker_command, env_of("worker"), tmp_path / "worker.log")
+    # The api listens on all interfaces of its container; here, loopback and a free port.
+    api_port = free_port()
+    api_command = [
+        {"0.0.0.0": "127.0.0.1", "8000": str(api_port)}.get(arg, arg)
+        for arg in services["api"]["command"]
+    ]
+    assert "127.0.0.1" in api_command and str(api_port) in api_command
+    worker_env = env_of("worker") | {"MONITOR_TEST_HOOK_SECRET": "s3"}
+    worker = start(worker_command, worker_env, tmp_path / "worker.log")
     beat = start(beat_command, env_of("beat"), tmp_path / "beat.log")
+    api = start(api_command, env_of("api") | {"MONITOR_API_TOKEN": "t"}, tmp_path / "api.log")
     engine = make_engine(env_of("worker")["MONITOR_DATABASE_URL"])
     sessions = make_session_factory(engine)
     try:
@@ -134,7 +155,35 @@ def test_compose_commands_complete_a_cycle(
         assert wait_for(lambda: alerts() == 1, timeout=40, processes=[worker, beat]), (
             log.read_text()[-3000:]
         )
+
+        def api_alerts() -> list[dict]:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{api_port}/api/alerts", timeout=5)
+            except httpx.TransportError:
+                return []
+            return response.json()["alerts"] if response.status_code == 200 else []
+
+        assert wait_for(lambda: len(api_alerts()) == 1, timeout=30, processes=[api]), (
+            tmp_path / "api.log"
+        ).read_text()[-3000:]
+        assert api_alerts()[0]["topic"] == "love-letter"
+        health = httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=10)
+        assert health.status_code == 200, health.text
+        assert wait_for(
+            lambda: len(receiver.posts("/hook")) == 1, timeout=30, processes=[worker]
+        ), log.read_text()[-3000:]
+        [(headers, payload)] = receiver.posts("/hook")
+        assert payload["event"] == "open" and payload["alerts"][0]["topic"] == "love-letter"
+        assert headers["x-monitor-signature"].startswith("sha256=")
+        # Task durations recorded by the worker processes are scraped from the api.
+        metrics = httpx.get(f"http://127.0.0.1:{api_port}/metrics", timeout=10).text
+        runs = re.search(
+            r'^monitor_task_runs_total\{task="monitor.poll_feed"\} (\S+)$', metrics, re.M
+        )
+        assert runs and float(runs.group(1)) >= 1, metrics[-2000:]
+        assert 'monitor_task_duration_seconds_total{task="monitor.detect_spikes"}' in metrics
     finally:
+        stop(api)
         stop(beat)
         stop(worker)
         engine.dispose()

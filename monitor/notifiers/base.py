@@ -1,0 +1,73 @@
+"""The Notifier protocol and the notice every sink formats: one alert state change."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class AlertNotice:
+    """One alert state change to announce: `event` is "open" or "resolve"; `alert` is the
+    alert's documented JSON record (monitor.reports.alert_record)."""
+
+    alert_id: int
+    event: str
+    alert: dict[str, Any]
+
+    @property
+    def topic(self) -> str:
+        return str(self.alert["topic"])
+
+    @property
+    def kind(self) -> str:
+        return str(self.alert["kind"])
+
+
+class Notifier(Protocol):
+    """One sink. `send` delivers one message holding every notice given (one notice, or a
+    whole detection run's in digest mode) and raises NotifyError when it could not."""
+
+    kind: ClassVar[str]
+    name: str
+
+    def send(self, notices: Sequence[AlertNotice], *, delivery_ids: Sequence[int]) -> None: ...
+
+
+def summary_line(notice: AlertNotice) -> str:
+    """Return one plain-text line saying what happened to the alert."""
+    alert = notice.alert
+    what = "Spike" if notice.kind == "spike" else f"{notice.kind.capitalize()} alert"
+    if notice.event == "resolve":
+        return (
+            f"Resolved: {what.lower()} on {notice.topic} (alert {notice.alert_id}, opened "
+            f"{alert['opened_bucket']}, peak {alert['peak_count']} mentions)"
+        )
+    return (
+        f"{what} on {notice.topic}: {alert['observed']} mentions in the bucket at "
+        f"{alert['peak_bucket']}, expected {float(alert['expected']):.1f} "
+        f"(alert {notice.alert_id}, p={float(alert['score']):.1e})"
+    )
+
+
+def subject_line(notices: Sequence[AlertNotice]) -> str:
+    """Return a short title for a message holding `notices`."""
+    if len(notices) == 1:
+        notice = notices[0]
+        verb = "resolved" if notice.event == "resolve" else "opened"
+        return f"[monitor] {notice.kind} alert {verb}: {notice.topic}"
+    return f"[monitor] {len(notices)} alert changes"
+
+
+def plain_text(notices: Sequence[AlertNotice], *, samples: int = 3) -> str:
+    """Return the plain-text body of a message: a summary line and a few sample posts each."""
+    lines: list[str] = []
+    for notice in notices:
+        lines.append(summary_line(notice))
+        if notice.event == "open":
+            for sample in (notice.alert.get("samples") or [])[:samples]:
+                text = " ".join(str(sample.get("text", "")).split())[:200]
+                lines.append(f"  - {text}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
