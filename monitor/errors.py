@@ -7,6 +7,7 @@ MonitorError
 ├── UnknownTopicError      a topic name that neither the config nor the database knows
 └── SourceError            a feed could not be polled; recorded on the feed, never fatal
     ├── ParseError             the body is not a feed of the expected kind
+    ├── CredentialsError       a feed's secret is not in the environment, or was refused
     └── FetchError
         ├── FetchTimeoutError      connect/read timeout or total deadline exceeded
         ├── ResponseTooLargeError  the (decoded) body exceeds the size cap
@@ -78,3 +79,7 @@ class RateLimitedError(HTTPStatusError):
 
 class BlockedAddressError(FetchError):
     """The URL points at an address (private, loopback, link-local...) that is not allowed."""
+
+
+class CredentialsError(SourceError):
+    """A feed's credentials are missing from the environment or were refused."""
