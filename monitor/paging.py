@@ -11,6 +11,7 @@ over instead of leaving a gap.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -19,11 +20,14 @@ from typing import Any
 import httpx
 
 from monitor.config import FetchConfig
-from monitor.errors import CredentialsError, HTTPStatusError
+from monitor.errors import CredentialsError, HTTPStatusError, SourceError
 from monitor.model import Post
 from monitor.ratelimit import rate_limit_summary, rate_limit_wait
+from monitor.secrets import redact
 from monitor.sources.base import FeedState, Source
 from monitor.sources.fetch import fetch
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -40,6 +44,7 @@ class Collected:
     metered_units: int = 0
     wait_seconds: float | None = None
     rate_limit: str | None = None
+    statistics: dict[str, int | None] | None = None
 
 
 def _authenticate(
@@ -59,6 +64,16 @@ def _authenticate(
     except HTTPStatusError as exc:
         if exc.status_code in (400, 401, 403):
             save_auth(None)
+            if state.auth:
+                # A refresh token that expired or was revoked: log in from scratch once.
+                return _authenticate(
+                    source,
+                    replace(state, auth={}),
+                    client=client,
+                    limits=limits,
+                    now=now,
+                    save_auth=save_auth,
+                )
             raise CredentialsError(
                 f"credentials refused (HTTP {exc.status_code}) by {request.url.host}"
             ) from exc
@@ -155,4 +170,20 @@ def collect_pages(
             break
         seen_pages.add(next_page)
         state = replace(state, page=next_page, pending=collected.cursor)
+    if hasattr(source, "statistics_request") and not collected.not_modified:
+        collected.statistics = _statistics(source, state, client=client, limits=limits, now=now)
+        collected.metered_units += 1
     return collected
+
+
+def _statistics(
+    source: Any, state: FeedState, *, client: httpx.Client, limits: FetchConfig, now: datetime
+) -> dict[str, int | None] | None:
+    # A leading signal, not the poll's purpose: its failure must not fail the comments.
+    request = source.statistics_request(state)
+    try:
+        result = fetch(client, request, limits=limits, now=now)
+        return dict(source.parse_statistics(result.body, url=result.url))
+    except SourceError as exc:
+        log.warning("statistics request failed: %s", redact(str(exc), state.secrets.values()))
+        return None

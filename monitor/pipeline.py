@@ -203,6 +203,10 @@ def poll_feed(
         )
         if collected.posts:
             queries.record_last_post(session, feed_id, max(p.published_at for p in posts))
+        if collected.statistics is not None and feed_config and feed_config.video_id:
+            queries.record_video_stats(
+                session, feed_id, feed_config.video_id, now=now, **collected.statistics
+            )
         update_source_alert(session, feed_id, feed_config, now=now)
     return PollOutcome(
         feed_id,

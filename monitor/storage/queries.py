@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session
 from monitor.config import MonitorConfig
 from monitor.errors import UnknownTopicError
 from monitor.model import BucketCount, Post, Sentiment
-from monitor.storage.tables import AlertRow, Feed, MentionRow, PostRow, TimelineBucket, Topic
+from monitor.storage.tables import (
+    AlertRow,
+    Feed,
+    MentionRow,
+    PostRow,
+    TimelineBucket,
+    Topic,
+    VideoStats,
+)
 from monitor.timeline import bucket_start
 
 _CHUNK = 400  # rows per INSERT; far below SQLite's bound-parameter limit
@@ -358,6 +366,41 @@ def record_metering(session: Session, feed_id: int, *, units: int, rate_limit: s
         values["rate_limit"] = rate_limit[:200]
     if values:
         session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
+
+
+def record_video_stats(
+    session: Session,
+    feed_id: int,
+    video_id: str,
+    *,
+    now: datetime,
+    view_count: int | None,
+    like_count: int | None,
+    comment_count: int | None,
+) -> None:
+    """Store one poll's view/like/comment counts of a video (once per poll time)."""
+    session.execute(
+        _insert(session, VideoStats.__table__)
+        .values(
+            feed_id=feed_id,
+            video_id=video_id,
+            polled_at=now,
+            view_count=view_count,
+            like_count=like_count,
+            comment_count=comment_count,
+        )
+        .on_conflict_do_nothing(index_elements=["feed_id", "polled_at"])
+    )
+
+
+def latest_video_stats(session: Session, feed_id: int) -> VideoStats | None:
+    """Return the most recent statistics a feed recorded, or None."""
+    return session.scalar(
+        select(VideoStats)
+        .where(VideoStats.feed_id == feed_id)
+        .order_by(VideoStats.polled_at.desc())
+        .limit(1)
+    )
 
 
 def record_last_post(session: Session, feed_id: int, published_at: datetime) -> None:
