@@ -66,9 +66,10 @@ class GenericJsonSource:
         headers = bearer(state.secrets.get("token"))
         mapping = state.options.mapping if state.options else None
         if state.page and mapping is not None and mapping.next_param:
-            return get_request(state.url, params={mapping.next_param: state.page}, **headers)
-        request = get_request(state.page or state.url, **headers)
-        return request
+            # Keep the URL's own query (the search terms) and add the page token to it.
+            url = httpx.URL(state.url).copy_merge_params({mapping.next_param: state.page})
+            return get_request(str(url), **headers)
+        return get_request(state.page or state.url, **headers)
 
     def parse(
         self,
