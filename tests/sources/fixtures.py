@@ -48,11 +48,22 @@ def toml_value(value: Any) -> str:
 
 
 def write_feeds_config(
-    path: Path, feeds: list[dict[str, Any]], *, extra: str = "", topics_extra: str = ""
+    path: Path,
+    feeds: list[dict[str, Any]],
+    *,
+    extra: str = "",
+    topics_extra: str = "",
+    fetch: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the shipped topics plus `feeds` (nested options as inline tables)."""
+    """Write the shipped topics plus `feeds` (nested options as inline tables); `fetch`
+    overrides keys of the [fetch] table."""
     base = (REPO / "config" / "monitor.toml").read_text(encoding="utf-8")
     base = base[: base.index("[[feeds]]")]
+    if fetch:
+        lines = [line for line in base.splitlines() if line.split("=")[0].strip() not in fetch]
+        at = lines.index("[fetch]") + 1
+        lines[at:at] = [f"{key} = {toml_value(value)}" for key, value in fetch.items()]
+        base = "\n".join(lines) + "\n"
     if topics_extra:
         base = base.replace('name = "love-letter"\n', f'name = "love-letter"\n{topics_extra}\n', 1)
     lines = [base, extra]
