@@ -30,7 +30,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from monitor.errors import ConfigError
 
 TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-FEED_KINDS = ("rss", "jsonfeed", "json", "mastodon", "bluesky", "reddit", "youtube", "x")
+FEED_KINDS = (
+    "rss",
+    "jsonfeed",
+    "json",
+    "mastodon",
+    "bluesky",
+    "reddit",
+    "youtube",
+    "x",
+    "jetstream",
+)
+# Kinds consumed by a long-running stream process, never polled by the workers.
+STREAM_KINDS = ("jetstream",)
 # Secrets are never written in the file: options ending in `_env` name environment variables.
 ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}$"
 _NAMED_PROBLEM = re.compile(r"^([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+)*): (.*)$", re.S)
@@ -146,7 +158,9 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "reddit": ("client_id_env", "client_secret_env", "user_agent"),
     "youtube": ("video_id", "token_env"),
     "x": ("query", "token_env"),
+    "jetstream": (),
 }
+JETSTREAM_URL = "wss://jetstream2.us-east.bsky.network/subscribe"
 _DEFAULT_API = {
     "bluesky": "https://bsky.social",
     "reddit": "https://oauth.reddit.com",
@@ -161,7 +175,9 @@ class FeedConfig(_Strict):
     `kind`; see the README section "Sources" for each kind's options and an example."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")]
-    kind: Literal["rss", "jsonfeed", "json", "mastodon", "bluesky", "reddit", "youtube", "x"]
+    kind: Literal[
+        "rss", "jsonfeed", "json", "mastodon", "bluesky", "reddit", "youtube", "x", "jetstream"
+    ]
     url: str | None = None
     interval_seconds: Annotated[int, Field(ge=10, le=86_400)] = 300
     topics: list[str] | None = None
@@ -190,8 +206,8 @@ class FeedConfig(_Strict):
     @field_validator("url", "api_base", "instance")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must be an http:// or https:// URL")
+        if value is not None and not re.match(r"^(https?|wss?)://[^\s/]+", value):
+            raise ValueError("must be an http:// or https:// URL (ws:// or wss:// for jetstream)")
         return value
 
     @field_validator("api_base", "instance")
@@ -222,6 +238,9 @@ class FeedConfig(_Strict):
                 )
             if self.subreddit is None and self.query is None:
                 raise ValueError("a reddit feed needs subreddit, query or both")
+        websocket = self.url is not None and self.url.startswith(("ws://", "wss://"))
+        if websocket != (self.kind == "jetstream") and self.url is not None:
+            raise ValueError("url: only a jetstream feed takes a ws:// or wss:// URL")
         if self.kind == "mastodon" and (self.handle_env or self.password_env):
             raise ValueError("a mastodon feed takes token_env, not handle_env/password_env")
         return self
@@ -229,6 +248,8 @@ class FeedConfig(_Strict):
     @property
     def target(self) -> str:
         """Return what this feed polls, as shown in `monitor feeds` and stored on its row."""
+        if self.kind == "jetstream":
+            return self.url or JETSTREAM_URL
         if self.kind in ("rss", "jsonfeed", "json"):
             assert self.url is not None
             return self.url

@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from monitor.config import STREAM_KINDS
 from monitor.episodes import Episode, decide_episode, judge_latest
 from monitor.errors import SourceError
-from monitor.health import update_source_alert
+from monitor.health import check_sources, update_source_alert
 from monitor.matching import Matcher
 from monitor.model import Post
 from monitor.paging import collect_pages
@@ -246,6 +247,13 @@ def _fold_reposts(
         queries.add_reposts(session, network, counts)
 
 
+def check_source_health(runtime: Runtime, *, now: datetime) -> dict[str, str]:
+    """Open or resolve source alerts of every feed (silence grows between polls); return
+    {feed name: action} for the alerts that changed."""
+    with session_scope(runtime.sessions) as session:
+        return check_sources(session, runtime.config, now=now)
+
+
 def dispatch_due_feeds(runtime: Runtime, *, now: datetime) -> list[int]:
     """Return the ids of the feeds due for a poll, marked so they are not dispatched twice."""
     with session_scope(runtime.sessions) as session:
@@ -255,7 +263,11 @@ def dispatch_due_feeds(runtime: Runtime, *, now: datetime) -> list[int]:
 def all_feed_ids(runtime: Runtime) -> list[int]:
     """Return the ids of every enabled feed."""
     with session_scope(runtime.sessions) as session:
-        return [feed.id for feed in queries.list_feeds(session) if feed.enabled]
+        return [
+            feed.id
+            for feed in queries.list_feeds(session)
+            if feed.enabled and feed.kind not in STREAM_KINDS
+        ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from monitor.config import MonitorConfig
+from monitor.config import STREAM_KINDS, MonitorConfig
 from monitor.errors import UnknownTopicError
 from monitor.model import BucketCount, Post, Sentiment
 from monitor.storage.tables import (
@@ -114,6 +114,7 @@ def claim_due_feeds(session: Session, *, now: datetime, redispatch_after: timede
     due = (
         select(Feed.id)
         .where(Feed.enabled == 1)
+        .where(Feed.kind.not_in(STREAM_KINDS))  # consumed by `monitor stream`, not polled
         .where(or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))
         .where(or_(Feed.lease_until.is_(None), Feed.lease_until <= now))
         .order_by(Feed.next_poll_at.is_not(None), Feed.next_poll_at, Feed.id)
@@ -508,9 +509,14 @@ def sample_mentions(
 
 def alerts_query(
     *, topic_id: int | None = None, since: datetime | None = None, status: str | None = None
-) -> Select[tuple[AlertRow, str]]:
+) -> Select[tuple[AlertRow, str | None, str | None]]:
     """Return the SELECT of alerts (with topic names), newest first, filtered as given."""
-    query = select(AlertRow, Topic.name).join(Topic, Topic.id == AlertRow.topic_id)
+    # Source alerts have a feed instead of a topic: outer joins keep them.
+    query = (
+        select(AlertRow, Topic.name, Feed.name)
+        .outerjoin(Topic, Topic.id == AlertRow.topic_id)
+        .outerjoin(Feed, Feed.id == AlertRow.feed_id)
+    )
     conditions = []
     if topic_id is not None:
         conditions.append(AlertRow.topic_id == topic_id)
