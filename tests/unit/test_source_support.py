@@ -92,3 +92,13 @@ def test_link_header_ids_and_fullnames() -> None:
     }
     assert newest_id(["99", "100", "98"]) == "100"
     assert fullname_key("t3_1abcz") > fullname_key("t3_1abc9") > fullname_key("t3_zz")
+
+
+def test_the_example_config_has_one_valid_feed_of_every_kind() -> None:
+    from pathlib import Path
+
+    from monitor.config import FEED_KINDS, load_config
+
+    config = load_config(Path(__file__).resolve().parents[2] / "config" / "monitor.example.toml")
+    assert {feed.kind for feed in config.feeds} == set(FEED_KINDS)
+    assert all(not feed.name.startswith("-") for feed in config.feeds)
