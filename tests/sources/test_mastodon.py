@@ -179,3 +179,24 @@ def test_restricted_instance_is_reported_not_quiet(tmp_path: Path, api: ApiServe
         )
     finally:
         runtime.close()
+
+
+def test_count_reposts_switch_counts_a_boost_as_a_mention(tmp_path: Path, api: ApiServer) -> None:
+    shared = mastodon_status("fan.example", 1, FAN_TEXTS[0], minutes_ago=30)
+    boost = mastodon_status("a.example", 4, "", minutes_ago=5, reblog=shared, local_id="20")
+    api.routes[("GET", "/a" + TAG_PATH)] = lambda request: Response(body=[boost])
+    runtime = start_runtime(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'b.db'}",
+        [{"name": "masto", "kind": "mastodon", "instance": api.url("/a"), "hashtag": "LoveLetter"}],
+        topics_extra="count_reposts = true",
+    )
+    try:
+        outcome = pipeline.poll_feed(runtime, feed_row(runtime, "masto").id, now=NOW)
+        assert outcome.status == "stored", outcome.error
+        boost_uri = "https://a.example/users/fan4/statuses/113456789012345004"
+        # love-letter counts reposts: the boost is a mention of it, love-wins-all is not.
+        assert mentioned_ids(runtime) == sorted([boost_uri, shared["uri"]])
+        assert mention_count(runtime) == 2 + 1
+    finally:
+        runtime.close()
