@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -149,7 +150,11 @@ def poll_feed(
                 now=now,
                 error=error,
                 next_poll_at=next_poll_after_failure(
-                    now, interval, failures + 1, retry_after_seconds=retry_after
+                    now,
+                    interval,
+                    failures + 1,
+                    retry_after_seconds=retry_after,
+                    jitter=random.random(),
                 ),
             )
             update_source_alert(session, feed_id, feed_config, now=now)
