@@ -39,6 +39,7 @@ from monitor.text import clean_text
 
 DEFAULT_PDS = "https://bsky.social"
 ACCESS_MARGIN = timedelta(seconds=60)
+SINCE_OVERLAP = timedelta(minutes=10)
 
 
 def jwt_expiry(token: str) -> float | None:
@@ -141,11 +142,16 @@ class BlueskySearchSource:
     def build_request(self, state: FeedState) -> httpx.Request:
         """Return the GET of one search page (newest first)."""
         options = options_of(state)
+        stored = parse_time(state.cursor)
+        # No server-side "since id": bound the search by time, with an overlap for late
+        # indexing; stored posts in the overlap are recognised by their URI.
+        since = (stored - SINCE_OVERLAP).strftime("%Y-%m-%dT%H:%M:%SZ") if stored else None
         return get_request(
             f"{self._base(state)}/xrpc/app.bsky.feed.searchPosts",
             params={
                 "q": options.query,
                 "sort": "latest",
+                "since": since,
                 "limit": options.page_size or 100,
                 "lang": options.language,
                 "cursor": state.page,

@@ -49,7 +49,7 @@ def _search(expression: str | None, data: Any) -> Any:
 
 def _scalar_text(value: Any) -> str:
     if isinstance(value, str):
-        return value
+        return value.replace("\x00", "")  # PostgreSQL text refuses NUL
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return ""

@@ -78,8 +78,9 @@ def count(value: Any) -> int | None:
 
 
 def text_of(value: Any) -> str:
-    """Return `value` if it is a string, else an empty string."""
-    return value if isinstance(value, str) else ""
+    """Return `value` if it is a string (without NUL characters, which PostgreSQL text
+    refuses), else an empty string."""
+    return value.replace("\x00", "") if isinstance(value, str) else ""
 
 
 def bearer(token: str | None) -> dict[str, str]:

@@ -75,7 +75,7 @@ def test_reddit_token_once_fullname_paging_crossposts_and_rate_limit(
         reddit_thing(4, FAN_TEXTS[4], minutes_ago=2, crosspost_parent="t3_1abc3"),
     ]
     second = [
-        reddit_thing(3, FAN_TEXTS[5], minutes_ago=3, edited=1755684900.0),
+        reddit_thing(3, FAN_TEXTS[5], minutes_ago=3, edited=1755684900.0, author="army\x003"),
         reddit_thing(
             2, "[deleted] Love Letter V", minutes_ago=4, selftext="[removed]", author="[deleted]"
         ),
@@ -116,6 +116,7 @@ def test_reddit_token_once_fullname_paging_crossposts_and_rate_limit(
         deleted = stored_post(runtime, "t3_1abc2")
         assert "deleted" in deleted.flags and deleted.text == "[deleted] Love Letter V"
         assert "edited" in stored_post(runtime, "t3_1abc3").flags
+        assert stored_post(runtime, "t3_1abc3").author == "army3"  # NUL dropped
         row = feed_row(runtime, "reddit-bangtan")
         assert row.cursor == "t3_1abc5" and row.rate_limit.startswith("97")
         state["poll"] = 2
@@ -234,6 +235,12 @@ def test_bluesky_one_session_refresh_and_stop_at_stored(
         api.check(request.query.get("sort") == "latest", "sort")
         api.check(request.query.get("q") == '"Love Letter" V', "q")
         api.check(request.query.get("limit") == "2", "limit")
+        if visible["from"] == 0:  # later polls search from the stored time minus 10 minutes
+            newest = (NOW - timedelta(minutes=n) for n in (1, 0))  # after poll 1, after poll 2
+            allowed = {(t - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ") for t in newest}
+            api.check(request.query.get("since") in allowed, f"since {request.query}")
+        else:
+            api.check("since" not in request.query, "first poll has no since")
         start = int(request.query.get("cursor", visible["from"]))
         page = hits[start : start + 2]
         cursor = str(start + 2) if start + 2 < len(hits) else None
