@@ -115,12 +115,13 @@ class MastodonSource:
             url=url,
         )
         state = state or FeedState(url=url)
-        if not statuses and state.cursor is None and state.page is None:
-            # Since 4.5 an instance may answer an anonymous hashtag request with [].
-            hint = "" if state.secrets.get("token") else "; set token_env to sign in"
+        anonymous = not state.secrets.get("token")
+        if not statuses and anonymous and state.cursor is None and state.page is None:
+            # Since 4.5 an instance may answer an anonymous hashtag request with []: that
+            # must read as "cannot see", not as "nobody posted".
             raise CredentialsError(
-                f"mastodon: empty hashtag timeline on the first poll (the instance may "
-                f"restrict hashtag feeds to signed-in users{hint}): {url}"
+                "mastodon: empty hashtag timeline on the first anonymous poll (the instance "
+                f"may restrict hashtag feeds to signed-in users; set token_env): {url}"
             )
         posts: list[Post] = []
         ids: list[str] = []
