@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from monitor.config import load_config
+from monitor.config import STREAM_KINDS, load_config
 from monitor.errors import ConfigError, MonitorError
 from monitor.settings import Settings, load_settings
 
@@ -386,7 +386,7 @@ def feeds(
             record["last_success_at"] or "never",
             str(record["consecutive_failures"]),
             (record["last_error"] or "")[:80],
-            record["next_poll_at"] or "now",
+            "streaming" if record["kind"] in STREAM_KINDS else record["next_poll_at"] or "now",
             str(record["posts_24h"]),
             metered,
             (record["source_alert"] or "")[:60],

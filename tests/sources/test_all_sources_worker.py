@@ -312,6 +312,21 @@ def test_worker_polls_every_kind_and_the_stream_consumer_stores_bluesky(
                 timeout=60,
             )
             assert table.returncode == 0 and "dead" in table.stdout and "$0.0" in table.stdout
+            assert "streaming" in table.stdout
+            alerts = subprocess.run(
+                [sys.executable, "-m", "monitor", "alerts", "--format", "json"],
+                env=env,
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert alerts.returncode == 0, alerts.stderr
+            source = [a for a in json.loads(alerts.stdout) if a["kind"] == "source"]
+            assert [(a["feed"], a["topic"], a["status"]) for a in source] == [
+                ("dead", None, "open")
+            ]
+            assert "failed polls in a row" in source[0]["reason"]
         finally:
             for process in processes:
                 stop(process)
