@@ -3,6 +3,7 @@ file, and redacted from every error and log line that could carry them."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 
@@ -51,3 +52,29 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
             text = text.replace(secret, REDACTED)
     text = _CREDENTIAL_PARAMS.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
     return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts credential query parameters and bearer tokens (httpx
+    logs every request URL at INFO, and an API key may be in it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def install_log_redaction(names: Iterable[str] = ("httpx", "httpcore", "monitor")) -> None:
+    """Attach the redacting filter to the loggers that may see URLs or errors (idempotent)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)

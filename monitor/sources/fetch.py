@@ -28,6 +28,7 @@ from monitor.errors import (
     ResponseTooLargeError,
 )
 from monitor.schedule import parse_retry_after
+from monitor.secrets import install_log_redaction
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _DECODED_PIECE = 65_536
@@ -52,6 +53,8 @@ class FetchResult:
 
 def make_client(limits: FetchConfig) -> httpx.Client:
     """Return the HTTP client feeds are fetched with (no env proxies, no automatic redirects)."""
+    # httpx logs each request URL at INFO; an API key may ride in the query string.
+    install_log_redaction()
     return httpx.Client(
         timeout=httpx.Timeout(
             connect=limits.connect_timeout_seconds,

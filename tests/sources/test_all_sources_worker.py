@@ -301,8 +301,13 @@ def test_worker_polls_every_kind_and_the_stream_consumer_stores_bluesky(
             assert records["yt"]["video_stats"]["view_count"] == 10
             assert records["jetstream"]["last_success_at"] and records["jetstream"]["posts_24h"]
             assert records["dead"]["source_alert"] and records["dead"]["last_error"]
-            for value in SECRETS.values():
-                assert value not in result.stdout
+            logs = "".join(
+                (tmp_path / log).read_text(errors="replace")
+                for log in ("worker.log", "beat.log", "stream.log")
+            )
+            assert "/yt/commentThreads" in logs  # httpx logged the requests...
+            for value in SECRETS.values():  # ...but no secret
+                assert value not in result.stdout and value not in logs, value
             table = subprocess.run(
                 [sys.executable, "-m", "monitor", "feeds"],
                 env=env,
