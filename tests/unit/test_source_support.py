@@ -102,3 +102,40 @@ def test_the_example_config_has_one_valid_feed_of_every_kind() -> None:
     config = load_config(Path(__file__).resolve().parents[2] / "config" / "monitor.example.toml")
     assert {feed.kind for feed in config.feeds} == set(FEED_KINDS)
     assert all(not feed.name.startswith("-") for feed in config.feeds)
+
+
+@pytest.mark.parametrize(
+    ("options", "path", "params"),
+    [
+        ({"subreddit": "bangtan"}, "/r/bangtan/new", {"limit": "100", "raw_json": "1"}),
+        (
+            {"subreddit": "bangtan", "query": "Love Letter"},
+            "/r/bangtan/search",
+            {"q": "Love Letter", "sort": "new", "restrict_sr": "on", "type": "link"},
+        ),
+        ({"query": "Love Letter"}, "/search", {"q": "Love Letter", "sort": "new"}),
+    ],
+)
+def test_reddit_listing_and_search_requests(
+    options: dict[str, str], path: str, params: dict[str, str]
+) -> None:
+    from monitor.config import FeedConfig
+    from monitor.sources import FeedState, source_for
+
+    feed = FeedConfig.model_validate(
+        {
+            "name": "r",
+            "kind": "reddit",
+            "client_id_env": "I",
+            "client_secret_env": "S",
+            "user_agent": "server:m:0.1 (by /u/someone)",
+            **options,
+        }
+    )
+    state = FeedState(url=feed.target, options=feed, auth={"access_token": "tok"})
+    request = source_for("reddit").build_request(state)
+    assert request.url.host == "oauth.reddit.com" and request.url.path == path
+    assert {k: request.url.params[k] for k in params} == params
+    assert "restrict_sr" not in request.url.params or "subreddit" in options
+    assert request.headers["authorization"] == "bearer tok"
+    assert request.headers["user-agent"] == "server:m:0.1 (by /u/someone)"
