@@ -304,6 +304,9 @@ class FetchConfig(_Strict):
     max_entries_per_poll: Annotated[int, Field(ge=1, le=100_000)] = 1000
     # Requests one process sends to one host at the same time (politeness, not speed).
     max_in_flight_per_host: Annotated[int, Field(ge=1, le=16)] = 1
+    # Feeds of one host polled at once across all workers (0: no cap): set it when many
+    # feeds share one API host (several Reddit or Bluesky searches, one Mastodon instance).
+    max_polls_per_host: Annotated[int, Field(ge=0, le=100)] = 0
     user_agent: str = "fan-reaction-monitor/0.1 (+self-hosted)"
 
 

@@ -262,7 +262,12 @@ def check_source_health(runtime: Runtime, *, now: datetime) -> dict[str, str]:
 def dispatch_due_feeds(runtime: Runtime, *, now: datetime) -> list[int]:
     """Return the ids of the feeds due for a poll, marked so they are not dispatched twice."""
     with session_scope(runtime.sessions) as session:
-        return queries.claim_due_feeds(session, now=now, redispatch_after=POLL_LEASE)
+        return queries.claim_due_feeds(
+            session,
+            now=now,
+            redispatch_after=POLL_LEASE,
+            per_host=runtime.config.fetch.max_polls_per_host,
+        )
 
 
 def all_feed_ids(runtime: Runtime) -> list[int]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -107,12 +108,15 @@ def get_topic_id(session: Session, name: str) -> int:
     return ids[name]
 
 
-def claim_due_feeds(session: Session, *, now: datetime, redispatch_after: timedelta) -> list[int]:
+def claim_due_feeds(
+    session: Session, *, now: datetime, redispatch_after: timedelta, per_host: int = 0
+) -> list[int]:
     """Return the enabled feeds that are due and not being polled, and push their next poll
     out by `redispatch_after`, so a lost queue message is sent again after that but a
-    queued one is not sent twice."""
+    queued one is not sent twice. With `per_host`, at most that many feeds of one host are
+    polling (leased) or dispatched at once; the others wait for a later tick."""
     due = (
-        select(Feed.id)
+        select(Feed.id, Feed.target)
         .where(Feed.enabled == 1)
         .where(Feed.kind.not_in(STREAM_KINDS))  # consumed by `monitor stream`, not polled
         .where(or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))
@@ -121,12 +125,27 @@ def claim_due_feeds(session: Session, *, now: datetime, redispatch_after: timede
     )
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    ids = list(session.scalars(due))
+    rows = list(session.execute(due))
+    ids = [feed_id for feed_id, _ in rows]
+    if per_host > 0:
+        busy = Counter(
+            _host(target)
+            for target in session.scalars(select(Feed.target).where(Feed.lease_until > now))
+        )
+        ids = []
+        for feed_id, target in rows:
+            if busy[_host(target)] < per_host:
+                busy[_host(target)] += 1
+                ids.append(feed_id)
     if ids:
         session.execute(
             update(Feed).where(Feed.id.in_(ids)).values(next_poll_at=now + redispatch_after)
         )
     return ids
+
+
+def _host(target: str) -> str:
+    return (urlsplit(target).hostname or target).lower()
 
 
 def claim_feed(session: Session, feed_id: int, *, now: datetime, lease: timedelta) -> Feed | None:

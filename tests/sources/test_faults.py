@@ -179,3 +179,34 @@ def test_dead_source_raises_a_source_alert_and_recovery_clears_it(
         assert sorted(alerts()) == [("source", "open", feed_id), ("source", "resolved", feed_id)]
     finally:
         runtime.close()
+
+
+def test_polls_per_host_cap_spreads_feeds_of_one_host_over_ticks(tmp_path: Path) -> None:
+    from monitor.storage import queries
+
+    runtime = start_runtime(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'h.db'}",
+        [
+            {"name": f"f{n}", "kind": "jsonfeed", "url": f"http://api.example/{n}.json"}
+            for n in range(3)
+        ]
+        + [{"name": "other", "kind": "jsonfeed", "url": "http://other.example/f.json"}],
+        fetch={"max_polls_per_host": 1},
+    )
+    try:
+        first = pipeline.dispatch_due_feeds(runtime, now=NOW)
+        ids = {feed_row(runtime, name).id: name for name in ("f0", "f1", "f2", "other")}
+        assert sorted(ids[i] for i in first) == ["f0", "other"]
+        # f0 is being polled (leased): nothing more for api.example on the next tick.
+        with session_scope(runtime.sessions) as session:
+            assert queries.claim_feed(session, first[0], now=NOW, lease=timedelta(minutes=3))
+        assert pipeline.dispatch_due_feeds(runtime, now=NOW + timedelta(seconds=5)) == []
+        # Its poll ends (lease released): the next feed of the host goes.
+        with session_scope(runtime.sessions) as session:
+            queries.record_poll_failure(
+                session, first[0], now=NOW, error="x", next_poll_at=NOW + timedelta(hours=1)
+            )
+        assert [ids[i] for i in pipeline.dispatch_due_feeds(runtime, now=NOW)] == ["f1"]
+    finally:
+        runtime.close()
