@@ -55,10 +55,13 @@ def match_and_score(
     *,
     topics: set[str] | None = None,
     repost_topics: set[str] | None = None,
+    originals: Collection[str] | None = None,
 ) -> list[queries.MatchedPost]:
     """Return the posts that mention a topic (limited to `topics` if given), each scored once.
-    A repost counts as a mention only of the topics in `repost_topics` (those configured with
-    `count_reposts`); otherwise it is kept without mentions, to add to its original."""
+    A repost of a post in `originals` (seen in this batch or stored) counts as a mention only
+    of the topics in `repost_topics` (those configured with `count_reposts`); otherwise it
+    is kept without mentions, to add to its original. A repost of an original never seen
+    counts like any post: it is the first sighting of that content."""
     matched = []
     for post in posts:
         hits = matcher.topics_in(post.text, lang=post.lang)
@@ -66,11 +69,9 @@ def match_and_score(
             hits = {name: terms for name, terms in hits.items() if name in topics}
         if not hits:
             continue
-        if post.repost_of is not None:
+        if post.repost_of is not None and (originals is None or post.repost_of in originals):
             hits = {name: terms for name, terms in hits.items() if name in (repost_topics or ())}
-            matched.append(queries.MatchedPost(post, hits, None))
-            continue
-        matched.append(queries.MatchedPost(post, hits, score_text(post.text)))
+        matched.append(queries.MatchedPost(post, hits, score_text(post.text) if hits else None))
     return matched
 
 
@@ -183,7 +184,11 @@ def poll_feed(
             update_source_alert(session, feed_id, feed_config, now=now)
         return PollOutcome(feed_id, name, "not-modified")
     posts = _newest(collected.posts, limits.max_entries_per_poll)
-    matched = match_and_score(posts, runtime.matcher, topics=topics, repost_topics=repost_topics)
+    wanted = {p.repost_of for p in posts if p.repost_of} - {p.external_id for p in posts}
+    originals = {p.external_id for p in posts} | (set(stored(wanted)) if wanted else set())
+    matched = match_and_score(
+        posts, runtime.matcher, topics=topics, repost_topics=repost_topics, originals=originals
+    )
     # Posts, mentions, timeline counters, validators and cursor commit together or not at all.
     with session_scope(runtime.sessions) as session:
         stored_now = queries.store_matched_posts(

@@ -276,3 +276,24 @@ def test_bluesky_one_session_refresh_and_stop_at_stored(
         assert api.problems == []
     finally:
         runtime.close()
+
+
+def test_a_crosspost_of_an_unseen_original_is_a_mention(tmp_path: Path, api: ApiServer) -> None:
+    api.routes[("POST", "/api/v1/access_token")] = lambda r: Response(
+        body={"access_token": "t", "expires_in": 3600}
+    )
+    api.routes[("GET", "/r/bangtan/new")] = lambda r: Response(
+        body=reddit_listing(
+            [reddit_thing(7, FAN_TEXTS[4], minutes_ago=1, crosspost_parent="t3_elsewhere")],
+            None,
+        )
+    )
+    runtime = start_runtime(tmp_path, f"sqlite:///{tmp_path / 'c.db'}", [reddit_feed(api)])
+    try:
+        outcome = pipeline.poll_feed(
+            runtime, feed_row(runtime, "reddit-bangtan").id, now=NOW, environ=REDDIT_ENV
+        )
+        assert outcome.status == "stored", outcome.error
+        assert mentioned_ids(runtime) == ["t3_1abc7"] and outcome.new_mentions == 1
+    finally:
+        runtime.close()
