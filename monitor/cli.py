@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from monitor.config import load_config
+from monitor.config import STREAM_KINDS, load_config
 from monitor.errors import ConfigError, MonitorError
 from monitor.settings import Settings, load_settings
 
@@ -231,7 +231,7 @@ def render_alerts(records: list[dict[str, Any]]) -> Table:
     for record in records:
         table.add_row(
             str(record["id"]),
-            record["topic"],
+            record["topic"] or f"feed {record['feed']}",
             record["kind"],
             record["status"],
             record["opened_bucket"],
@@ -368,33 +368,46 @@ def feeds(
         TableOrJson, typer.Option("--format", help="output format")
     ] = TableOrJson.table,
 ) -> None:
-    """Show each feed's health: last success, last error, consecutive failures, next poll."""
+    """Show each feed's health: kind, target, last success and error, failures in a row,
+    next poll, posts in 24 h, quota/cost used, and any open source alert."""
     from monitor.reports import feed_records
 
-    with read_session(settings_or_exit()) as session:
-        records = feed_records(session, now=utcnow())
+    settings = settings_or_exit()
+    with read_session(settings) as session:
+        records = feed_records(session, now=utcnow(), unit_prices=_unit_prices(settings))
     if format is TableOrJson.json:
         print_json(records)
         return
     table = Table(
         "feed",
         "kind",
+        "target",
         "last success",
         "failures",
         "last error",
         "next poll",
         "posts 24h",
+        "quota/cost",
+        "alert",
         title="Feeds",
     )
     for record in records:
+        metered = ""
+        if record["metered_units"]:
+            metered = str(record["metered_units"])
+            if record["cost_usd"] is not None:
+                metered += f" (${record['cost_usd']:.2f})"
         table.add_row(
             record["name"] + ("" if record["enabled"] else " (disabled)"),
             record["kind"],
+            record["target"][:60],
             record["last_success_at"] or "never",
             str(record["consecutive_failures"]),
             (record["last_error"] or "")[:80],
-            record["next_poll_at"] or "now",
+            "streaming" if record["kind"] in STREAM_KINDS else record["next_poll_at"] or "now",
             str(record["posts_24h"]),
+            metered,
+            (record["source_alert"] or "")[:60],
         )
     out.print(table)
 
@@ -410,6 +423,51 @@ def serve(
     settings = settings_or_exit()
     with reporting_errors():
         run_server(settings, host=host, port=port)
+
+
+def _unit_prices(settings: Settings) -> dict[str, float]:
+    try:
+        config = load_config(settings.config_path)
+    except ConfigError:
+        return {}
+    return {f.name: f.unit_price_usd for f in config.feeds if f.unit_price_usd is not None}
+
+
+stream_app = typer.Typer(help="Long-running stream consumers.", no_args_is_help=True)
+app.add_typer(stream_app, name="stream")
+
+
+@stream_app.command("bluesky")
+def stream_bluesky(
+    feed: Annotated[
+        str | None, typer.Option(help="name of the jetstream feed (default: the first one)")
+    ] = None,
+) -> None:
+    """Consume Bluesky's Jetstream: match posts locally, store them with their cursor,
+    reconnect with backoff after a drop. Runs until SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+
+    from monitor.runtime import Runtime
+    from monitor.stream import run_jetstream
+
+    with reporting_errors():
+        runtime = Runtime.start(settings_or_exit())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stats = run_jetstream(runtime, feed_name=feed, stop=stop)
+    except LookupError as exc:
+        raise fail(str(exc), code=2) from None
+    except KeyboardInterrupt:
+        stop.set()
+        return
+    finally:
+        runtime.close()
+    out.print(
+        f"stopped: {stats.events} events, {stats.stored_posts} new posts, "
+        f"{stats.new_mentions} new mentions, {stats.failures} reconnects"
+    )
 
 
 @app.command("simulate")

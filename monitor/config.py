@@ -32,7 +32,21 @@ from monitor.errors import ConfigError
 from monitor.sources.netguard import is_allowed, literal_address, parse_networks
 
 TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-FEED_KINDS = ("rss",)
+FEED_KINDS = (
+    "rss",
+    "jsonfeed",
+    "json",
+    "mastodon",
+    "bluesky",
+    "reddit",
+    "youtube",
+    "x",
+    "jetstream",
+)
+# Kinds consumed by a long-running stream process, never polled by the workers.
+STREAM_KINDS = ("jetstream",)
+# Secrets are never written in the file: options ending in `_env` name environment variables.
+ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}$"
 _NAMED_PROBLEM = re.compile(r"^([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+)*): (.*)$", re.S)
 
 
@@ -54,6 +68,9 @@ class TopicConfig(_Strict):
     require_any: list[NonEmptyText] = Field(default_factory=list)
     exclusions: list[NonEmptyText] = Field(default_factory=list)
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = Field(default_factory=list)
+    # Boosts, reposts, crossposts and retweets: by default they add to the original's
+    # engagement and the original counts once; true counts each one as a mention.
+    count_reposts: bool = False
 
     @field_validator("name")
     @classmethod
@@ -78,21 +95,177 @@ class TopicConfig(_Strict):
         return self
 
 
+class JsonMappingConfig(_Strict):
+    """JMESPath expressions that turn any JSON API response into posts (`kind = "json"`).
+
+    Example (Hacker News search via Algolia)::
+
+        [feeds.mapping]
+        items = "hits"
+        id = "objectID"
+        text = "join(' ', [title || '', story_text || '', comment_text || ''])"
+        author = "author"
+        time = "created_at"
+        url = "url"
+    """
+
+    items: str
+    id: str
+    text: str
+    author: str | None = None
+    time: str | None = None
+    url: str | None = None
+    lang: str | None = None
+    likes: str | None = None
+    replies: str | None = None
+    next: str | None = None  # evaluated on the whole response: the next page token or URL
+    next_param: str | None = None  # query parameter the token goes in; None: `next` is a URL
+
+    @model_validator(mode="after")
+    def _compiles(self) -> JsonMappingConfig:
+        import jmespath
+        from jmespath.exceptions import JMESPathError
+
+        for name in (
+            "items",
+            "id",
+            "text",
+            "author",
+            "time",
+            "url",
+            "lang",
+            "likes",
+            "replies",
+            "next",
+        ):
+            expression = getattr(self, name)
+            if expression is None:
+                continue
+            try:
+                jmespath.compile(expression)
+            except JMESPathError as exc:
+                raise ValueError(f"{name}: not a JMESPath expression: {exc}") from None
+        return self
+
+
+EnvName = Annotated[str, Field(pattern=ENV_NAME)]
+
+# Options each kind needs, checked at load so a bad feed fails at start-up, not at its poll.
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "rss": ("url",),
+    "jsonfeed": ("url",),
+    "json": ("url", "mapping"),
+    "mastodon": ("instance", "hashtag"),
+    "bluesky": ("query", "handle_env", "password_env"),
+    "reddit": ("client_id_env", "client_secret_env", "user_agent"),
+    "youtube": ("video_id", "token_env"),
+    "x": ("query", "token_env"),
+    "jetstream": (),
+}
+JETSTREAM_URL = "wss://jetstream2.us-east.bsky.network/subscribe"
+_DEFAULT_API = {
+    "bluesky": "https://bsky.social",
+    "reddit": "https://oauth.reddit.com",
+    "youtube": "https://www.googleapis.com/youtube/v3",
+    "x": "https://api.x.com",
+}
+_REDDIT_AGENT = re.compile(r"^[^:\s]+:[^:\s]+:[^:\s]+ \(by /u/[A-Za-z0-9_-]+\)$")
+
+
 class FeedConfig(_Strict):
-    """A feed to poll. `topics` defaults to every topic."""
+    """A feed to poll. `topics` defaults to every topic. Which options apply depends on
+    `kind`; see the README section "Sources" for each kind's options and an example."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")]
-    kind: Literal["rss"]
-    url: str
+    kind: Literal[
+        "rss", "jsonfeed", "json", "mastodon", "bluesky", "reddit", "youtube", "x", "jetstream"
+    ]
+    url: str | None = None
     interval_seconds: Annotated[int, Field(ge=10, le=86_400)] = 300
     topics: list[str] | None = None
+    # Where the API lives: lets a feed point at a mirror, a proxy or a local test server.
+    api_base: str | None = None
+    instance: str | None = None
+    hashtag: str | None = None
+    query: Annotated[str, Field(min_length=1, max_length=512)] | None = None
+    subreddit: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{2,21}$")] | None = None
+    video_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{6,64}$")] | None = None
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}$")] | None = None
+    user_agent: str | None = None
+    token_env: EnvName | None = None
+    handle_env: EnvName | None = None
+    password_env: EnvName | None = None
+    client_id_env: EnvName | None = None
+    client_secret_env: EnvName | None = None
+    mapping: JsonMappingConfig | None = None
+    max_pages_per_poll: Annotated[int, Field(ge=1, le=100)] = 5
+    backfill_posts: Annotated[int, Field(ge=1, le=10_000)] = 200
+    page_size: Annotated[int, Field(ge=1, le=100)] | None = None
+    unit_price_usd: Annotated[float, Field(ge=0, le=10)] | None = None
+    alert_after_failures: Annotated[int, Field(ge=1, le=1000)] = 5
+    alert_after_silent_hours: Annotated[float, Field(gt=0, le=24 * 365)] | None = None
 
-    @field_validator("url")
+    @field_validator("url", "api_base", "instance")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must be an http:// or https:// URL")
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(https?|wss?)://[^\s/]+", value):
+            raise ValueError("must be an http:// or https:// URL (ws:// or wss:// for jetstream)")
         return value
+
+    @field_validator("api_base", "instance")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value is not None else None
+
+    @field_validator("hashtag")
+    @classmethod
+    def _one_tag(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        tag = value.removeprefix("#")
+        if not re.fullmatch(r"\w+", tag):
+            raise ValueError(f"hashtag {tag!r} must be one word (letters, digits, _)")
+        return tag
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> FeedConfig:
+        missing = [option for option in _REQUIRED[self.kind] if getattr(self, option) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} feed needs {', '.join(missing)}")
+        if self.kind == "reddit":
+            if self.user_agent and not _REDDIT_AGENT.match(self.user_agent):
+                raise ValueError(
+                    "user_agent: Reddit requires '<platform>:<app id>:<version> (by /u/<name>)', "
+                    "e.g. 'server:fan-monitor:0.1 (by /u/example)'"
+                )
+            if self.subreddit is None and self.query is None:
+                raise ValueError("a reddit feed needs subreddit, query or both")
+        websocket = self.url is not None and self.url.startswith(("ws://", "wss://"))
+        if websocket != (self.kind == "jetstream") and self.url is not None:
+            raise ValueError("url: only a jetstream feed takes a ws:// or wss:// URL")
+        if self.kind == "mastodon" and (self.handle_env or self.password_env):
+            raise ValueError("a mastodon feed takes token_env, not handle_env/password_env")
+        return self
+
+    @property
+    def target(self) -> str:
+        """Return what this feed polls, as shown in `monitor feeds` and stored on its row."""
+        if self.kind == "jetstream":
+            return self.url or JETSTREAM_URL
+        if self.kind in ("rss", "jsonfeed", "json"):
+            assert self.url is not None
+            return self.url
+        if self.kind == "mastodon":
+            return f"{self.api_base or self.instance}/api/v1/timelines/tag/{self.hashtag}"
+        base = self.api_base or _DEFAULT_API[self.kind]
+        if self.kind == "bluesky":
+            return f"{base}/xrpc/app.bsky.feed.searchPosts?q={self.query}"
+        if self.kind == "reddit":
+            where = f"/r/{self.subreddit}" if self.subreddit else ""
+            return f"{base}{where}/search?q={self.query}" if self.query else f"{base}{where}/new"
+        if self.kind == "youtube":
+            return f"{base}/commentThreads?videoId={self.video_id}"
+        return f"{base}/2/tweets/search/recent?query={self.query}"
 
 
 class TimelineConfig(_Strict):
@@ -131,6 +304,11 @@ class FetchConfig(_Strict):
     max_body_bytes: Annotated[int, Field(ge=1024, le=512 * 1024 * 1024)] = 10 * 1024 * 1024
     max_redirects: Annotated[int, Field(ge=0, le=10)] = 5
     max_entries_per_poll: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    # Requests one process sends to one host at the same time (politeness, not speed).
+    max_in_flight_per_host: Annotated[int, Field(ge=1, le=16)] = 1
+    # Feeds of one host polled at once across all workers (0: no cap): set it when many
+    # feeds share one API host (several Reddit or Bluesky searches, one Mastodon instance).
+    max_polls_per_host: Annotated[int, Field(ge=0, le=100)] = 0
     user_agent: str = "fan-reaction-monitor/0.1 (+self-hosted)"
     # Private, loopback and link-local networks are refused unless listed here (CIDR).
     allow_networks: list[str] = Field(default_factory=list)
@@ -319,13 +497,14 @@ class MonitorConfig(_Strict):
             raise ValueError(f"feeds: names must be unique; repeated: {', '.join(repeated)}")
         allowed = parse_networks(self.fetch.allow_networks)
         for index, feed in enumerate(self.feeds):
-            host = urlsplit(feed.url).hostname or ""
-            address = literal_address(host)
-            if address is not None and not is_allowed(address, allowed):
-                raise ValueError(
-                    f"feeds[{index}].url: {host} is not a public address; list its network "
-                    "in [fetch] allow_networks to poll it anyway"
-                )
+            for option in ("url", "api_base", "instance"):
+                host = urlsplit(getattr(feed, option) or "").hostname or ""
+                address = literal_address(host) if host else None
+                if address is not None and not is_allowed(address, allowed):
+                    raise ValueError(
+                        f"feeds[{index}].{option}: {host} is not a public address; list its "
+                        "network in [fetch] allow_networks to poll it anyway"
+                    )
             for topic in feed.topics or []:
                 if topic not in names:
                     raise ValueError(

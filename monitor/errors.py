@@ -9,6 +9,7 @@ MonitorError
 │   └── UnknownNotifierError   a notifier kind that is not in monitor.notifiers.NOTIFIERS
 └── SourceError            a feed could not be polled; recorded on the feed, never fatal
     ├── ParseError             the body is not a feed of the expected kind
+    ├── CredentialsError       a feed's secret is not in the environment, or was refused
     └── FetchError
         ├── FetchTimeoutError      connect/read timeout or total deadline exceeded
         ├── ResponseTooLargeError  the (decoded) body exceeds the size cap
@@ -88,3 +89,7 @@ class RateLimitedError(HTTPStatusError):
 
 class BlockedAddressError(FetchError):
     """The URL points at an address (private, loopback, link-local...) that is not allowed."""
+
+
+class CredentialsError(SourceError):
+    """A feed's credentials are missing from the environment or were refused."""

@@ -20,6 +20,11 @@ class Post:
     lang: str | None = None
     flags: tuple[str, ...] = ()
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+    # The canonical id of the post this one boosts, reposts, crossposts or retweets.
+    repost_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

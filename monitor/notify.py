@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import MonitorConfig
 from monitor.errors import NotifyError
 from monitor.notifiers import AlertNotice, make_notifier
 from monitor.reports import alert_record
+from monitor.storage import queries
 from monitor.storage.deliveries import claim_deliveries, finish_deliveries
 from monitor.storage.engine import session_scope
-from monitor.storage.tables import AlertRow, Topic
+from monitor.storage.tables import AlertRow
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +65,9 @@ def load_notices(session: Session, changes: Sequence[tuple[int, str]]) -> list[A
     if not wanted:
         return []
     rows = session.execute(
-        select(AlertRow, Topic.name)
-        .join(Topic, Topic.id == AlertRow.topic_id)
-        .where(AlertRow.id.in_([alert_id for alert_id, _ in wanted]))
+        queries.alerts_query().where(AlertRow.id.in_([alert_id for alert_id, _ in wanted]))
     )
-    records = {alert.id: alert_record(alert, name) for alert, name in rows}
+    records = {alert.id: alert_record(alert, topic, feed) for alert, topic, feed in rows}
     seen: set[tuple[int, str]] = set()
     notices = []
     for alert_id, event in wanted:

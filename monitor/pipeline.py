@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable, Sequence
+import os
+import random
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy.orm import Session
+
+from monitor.config import STREAM_KINDS
 from monitor.episodes import Episode, decide_episode, judge_latest
 from monitor.errors import SourceError
+from monitor.health import check_sources, update_source_alert
 from monitor.matching import Matcher
 from monitor.model import Post
+from monitor.paging import collect_pages
 from monitor.runtime import Runtime
 from monitor.schedule import next_poll_after_failure, next_poll_after_success
+from monitor.secrets import redact, resolve_secrets
 from monitor.sentiment import score_text
 from monitor.sources import FeedState, source_for
-from monitor.sources.fetch import fetch
 from monitor.storage import queries
 from monitor.storage.engine import session_scope
 from monitor.storage.tables import AlertRow
@@ -38,16 +47,28 @@ class PollOutcome:
 
 
 def match_and_score(
-    posts: Iterable[Post], matcher: Matcher, *, topics: set[str] | None = None
+    posts: Iterable[Post],
+    matcher: Matcher,
+    *,
+    topics: set[str] | None = None,
+    repost_topics: set[str] | None = None,
+    originals: Collection[str] | None = None,
 ) -> list[queries.MatchedPost]:
-    """Return the posts that mention a topic (limited to `topics` if given), each scored once."""
+    """Return the posts that mention a topic (limited to `topics` if given), each scored once.
+    A repost of a post in `originals` (seen in this batch or stored) counts as a mention only
+    of the topics in `repost_topics` (those configured with `count_reposts`); otherwise it
+    is kept without mentions, to add to its original. A repost of an original never seen
+    counts like any post: it is the first sighting of that content."""
     matched = []
     for post in posts:
         hits = matcher.topics_in(post.text, lang=post.lang)
         if topics is not None:
             hits = {name: terms for name, terms in hits.items() if name in topics}
-        if hits:
-            matched.append(queries.MatchedPost(post, hits, score_text(post.text)))
+        if not hits:
+            continue
+        if post.repost_of is not None and (originals is None or post.repost_of in originals):
+            hits = {name: terms for name, terms in hits.items() if name in (repost_topics or ())}
+        matched.append(queries.MatchedPost(post, hits, score_text(post.text) if hits else None))
     return matched
 
 
@@ -61,8 +82,15 @@ def _newest(posts: Sequence[Post], limit: int) -> Sequence[Post]:
     return sorted(posts, key=lambda post: post.published_at, reverse=True)[:limit]
 
 
-def poll_feed(runtime: Runtime, feed_id: int, *, now: datetime) -> PollOutcome:
-    """Poll one feed and store what is new; a failure is recorded on the feed, never raised."""
+def poll_feed(
+    runtime: Runtime,
+    feed_id: int,
+    *,
+    now: datetime,
+    environ: Mapping[str, str] | None = None,
+) -> PollOutcome:
+    """Poll one feed (every page of this poll) and store what is new; a failure is recorded
+    on the feed, never raised. Secrets come from `environ` (default: the process's)."""
     with session_scope(runtime.sessions) as session:
         feed = queries.claim_feed(session, feed_id, now=now, lease=_poll_lease(runtime))
         if feed is None:
@@ -70,92 +98,192 @@ def poll_feed(runtime: Runtime, feed_id: int, *, now: datetime) -> PollOutcome:
         name, kind, url = feed.name, feed.kind, feed.target
         interval, failures = feed.interval_seconds, feed.consecutive_failures
         etag, last_modified, cursor = feed.etag, feed.last_modified, feed.cursor
+        auth_state = feed.auth_state
     feed_config = next((f for f in runtime.config.feeds if f.name == name), None)
     topics = {t.name for t in runtime.config.feed_topics(feed_config)} if feed_config else None
+    repost_topics = {t.name for t in runtime.config.topics if t.count_reposts}
+    secrets: dict[str, str] = {}
+    limits = runtime.config.fetch
+
+    def save_auth(value: str | None) -> None:
+        # A new session is kept at once: logging in again on the next poll is what
+        # networks lock accounts for.
+        with session_scope(runtime.sessions) as session:
+            queries.save_auth_state(session, feed_id, value)
+
+    def stored(ids: Collection[str]) -> Collection[str]:
+        with session_scope(runtime.sessions) as session:
+            return queries.stored_external_ids(session, source.network, list(ids))
+
     try:
         source = source_for(kind)
-        request = source.build_request(FeedState(url=url, cursor=cursor))
-        result = fetch(
-            runtime.http,
-            request,
-            limits=runtime.config.fetch,
+        if feed_config is not None:
+            secrets = resolve_secrets(feed_config, os.environ if environ is None else environ)
+        state = FeedState(
+            url=url,
+            cursor=cursor,
+            options=feed_config,
+            secrets=secrets,
+            auth=_load_auth(auth_state),
+        )
+        budget = limits.max_entries_per_poll
+        if cursor is None and feed_config is not None:
+            budget = min(budget, feed_config.backfill_posts)
+        collected = collect_pages(
+            source,
+            state,
+            client=runtime.http,
+            limits=limits,
+            max_pages=feed_config.max_pages_per_poll if feed_config else 1,
+            max_posts=budget,
             etag=etag,
             last_modified=last_modified,
             now=now,
-        )
-        if result.not_modified:
-            with session_scope(runtime.sessions) as session:
-                queries.record_poll_success(
-                    session,
-                    feed_id,
-                    now=now,
-                    next_poll_at=next_poll_after_success(now, interval),
-                    etag=etag,
-                    last_modified=last_modified,
-                    cursor=cursor,
-                    new_posts=0,
-                    keep_validators=True,
-                )
-            return PollOutcome(feed_id, name, "not-modified")
-        page = source.parse(
-            result.body, url=result.url, content_type=result.content_type, fetched_at=now
+            stored=stored,
+            save_auth=save_auth,
         )
     except SourceError as exc:
         retry_after = getattr(exc, "retry_after_seconds", None)
+        error = redact(f"{type(exc).__name__}: {exc}", secrets.values())
         with session_scope(runtime.sessions) as session:
             queries.record_poll_failure(
                 session,
                 feed_id,
                 now=now,
-                error=f"{type(exc).__name__}: {exc}",
+                error=error,
                 next_poll_at=next_poll_after_failure(
-                    now, interval, failures + 1, retry_after_seconds=retry_after
+                    now,
+                    interval,
+                    failures + 1,
+                    retry_after_seconds=retry_after,
+                    jitter=random.random(),
                 ),
             )
-        log.warning("poll failed", extra={"feed": name, "error": str(exc)})
-        return PollOutcome(feed_id, name, "failed", error=f"{type(exc).__name__}: {exc}")
-    posts = _newest(page.posts, runtime.config.fetch.max_entries_per_poll)
-    matched = match_and_score(posts, runtime.matcher, topics=topics)
+            update_source_alert(session, feed_id, feed_config, now=now)
+        log.warning("poll failed", extra={"feed": name, "error": error})
+        return PollOutcome(feed_id, name, "failed", error=error)
+    next_poll_at = next_poll_after_success(now, interval)
+    if collected.wait_seconds is not None:
+        # The network's window is used up: the next poll waits for its reset.
+        next_poll_at = max(next_poll_at, now + timedelta(seconds=collected.wait_seconds))
+    if collected.not_modified:
+        with session_scope(runtime.sessions) as session:
+            queries.record_poll_success(
+                session,
+                feed_id,
+                now=now,
+                next_poll_at=next_poll_at,
+                etag=etag,
+                last_modified=last_modified,
+                cursor=cursor,
+                new_posts=0,
+                keep_validators=True,
+            )
+            queries.record_metering(
+                session, feed_id, units=collected.metered_units, rate_limit=collected.rate_limit
+            )
+            update_source_alert(session, feed_id, feed_config, now=now)
+        return PollOutcome(feed_id, name, "not-modified")
+    posts = _newest(collected.posts, limits.max_entries_per_poll)
+    wanted = {p.repost_of for p in posts if p.repost_of} - {p.external_id for p in posts}
+    originals = {p.external_id for p in posts} | (set(stored(wanted)) if wanted else set())
+    matched = match_and_score(
+        posts, runtime.matcher, topics=topics, repost_topics=repost_topics, originals=originals
+    )
     # Posts, mentions, timeline counters, validators and cursor commit together or not at all.
     with session_scope(runtime.sessions) as session:
-        stored = queries.store_matched_posts(
+        stored_now = queries.store_matched_posts(
             session,
             feed_id=feed_id,
             matched=matched,
             bucket_width=runtime.bucket_width,
             fetched_at=now,
         )
+        _fold_reposts(session, source.network, matched, stored_now.inserted)
         queries.record_poll_success(
             session,
             feed_id,
             now=now,
-            next_poll_at=next_poll_after_success(now, interval),
-            etag=result.etag,
-            last_modified=result.last_modified,
-            cursor=page.next_cursor,
-            new_posts=stored.new_posts,
+            next_poll_at=next_poll_at,
+            etag=collected.etag,
+            last_modified=collected.last_modified,
+            cursor=collected.cursor,
+            new_posts=stored_now.new_posts,
         )
+        queries.record_metering(
+            session, feed_id, units=collected.metered_units, rate_limit=collected.rate_limit
+        )
+        if collected.posts:
+            queries.record_last_post(session, feed_id, max(p.published_at for p in posts))
+        if collected.statistics is not None and feed_config and feed_config.video_id:
+            queries.record_video_stats(
+                session, feed_id, feed_config.video_id, now=now, **collected.statistics
+            )
+        update_source_alert(session, feed_id, feed_config, now=now)
     return PollOutcome(
         feed_id,
         name,
         "stored",
-        fetched=len(page.posts),
+        fetched=len(collected.posts),
         matched=len(matched),
-        new_posts=stored.new_posts,
-        new_mentions=stored.new_mentions,
+        new_posts=stored_now.new_posts,
+        new_mentions=stored_now.new_mentions,
     )
+
+
+def _load_auth(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _fold_reposts(
+    session: Session,
+    network: str,
+    matched: Sequence[queries.MatchedPost],
+    inserted: Collection[tuple[str, str]],
+) -> None:
+    # A repost seen for the first time adds one to its stored original's reposts; seen
+    # again (re-poll, overlapping page) it adds nothing.
+    counts: dict[str, int] = {}
+    for item in matched:
+        post = item.post
+        if post.repost_of and (post.network, post.external_id) in inserted:
+            counts[post.repost_of] = counts.get(post.repost_of, 0) + 1
+    if counts:
+        queries.add_reposts(session, network, counts)
+
+
+def check_source_health(runtime: Runtime, *, now: datetime) -> dict[str, str]:
+    """Open or resolve source alerts of every feed (silence grows between polls); return
+    {feed name: action} for the alerts that changed."""
+    with session_scope(runtime.sessions) as session:
+        return check_sources(session, runtime.config, now=now)
 
 
 def dispatch_due_feeds(runtime: Runtime, *, now: datetime) -> list[int]:
     """Return the ids of the feeds due for a poll, marked so they are not dispatched twice."""
     with session_scope(runtime.sessions) as session:
-        return queries.claim_due_feeds(session, now=now, redispatch_after=_poll_lease(runtime))
+        return queries.claim_due_feeds(
+            session,
+            now=now,
+            redispatch_after=_poll_lease(runtime),
+            per_host=runtime.config.fetch.max_polls_per_host,
+        )
 
 
 def all_feed_ids(runtime: Runtime) -> list[int]:
     """Return the ids of every enabled feed."""
     with session_scope(runtime.sessions) as session:
-        return [feed.id for feed in queries.list_feeds(session) if feed.enabled]
+        return [
+            feed.id
+            for feed in queries.list_feeds(session)
+            if feed.enabled and feed.kind not in STREAM_KINDS
+        ]
 
 
 @dataclass(frozen=True, slots=True)

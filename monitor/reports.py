@@ -30,11 +30,14 @@ def _iso(moment: datetime | None) -> str | None:
     return as_utc(moment).isoformat().replace("+00:00", "Z") if moment else None
 
 
-def alert_record(alert: AlertRow, topic: str) -> dict[str, Any]:
-    """Return one alert as its documented JSON object."""
+def alert_record(alert: AlertRow, topic: str | None, feed: str | None = None) -> dict[str, Any]:
+    """Return one alert as its documented JSON object (source alerts name a feed, not a
+    topic, and say why)."""
     return {
         "id": alert.id,
         "topic": topic,
+        "feed": feed,
+        "reason": alert.reason,
         "kind": alert.kind,
         "status": alert.status,
         "opened_bucket": _iso(alert.opened_bucket),
@@ -63,7 +66,7 @@ def alert_records(
     """Return the alerts matching the filters, newest first, as JSON objects."""
     topic_id = queries.get_topic_id(session, topic) if topic else None
     rows = session.execute(queries.alerts_query(topic_id=topic_id, since=since, status=status))
-    return [alert_record(alert, name) for alert, name in rows]
+    return [alert_record(alert, name, feed) for alert, name, feed in rows]
 
 
 def history_record(bucket: BucketCount) -> dict[str, Any]:
@@ -131,8 +134,16 @@ def _width_text(width: timedelta) -> str:
     return f"{seconds // 60}m"
 
 
-def feed_record(feed: Feed, *, posts_24h: int) -> dict[str, Any]:
+def feed_record(
+    feed: Feed,
+    *,
+    posts_24h: int,
+    unit_price_usd: float | None = None,
+    source_alert: str | None = None,
+    video_stats: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Return one feed's health as its documented JSON object."""
+    cost = None if unit_price_usd is None else round(feed.metered_units * unit_price_usd, 4)
     return {
         "name": feed.name,
         "kind": feed.kind,
@@ -147,12 +158,40 @@ def feed_record(feed: Feed, *, posts_24h: int) -> dict[str, Any]:
         "next_poll_at": _iso(feed.next_poll_at),
         "posts_stored": feed.posts_stored,
         "posts_24h": posts_24h,
+        "last_post_at": _iso(feed.last_post_at),
+        "metered_units": feed.metered_units,
+        "cost_usd": cost,
+        "rate_limit": feed.rate_limit,
+        "source_alert": source_alert,
+        "video_stats": video_stats,
     }
 
 
-def feed_records(session: Session, *, now: datetime) -> list[dict[str, Any]]:
-    """Return every feed's health."""
-    return [
-        feed_record(feed, posts_24h=queries.mentions_since(session, feed.id, now - timedelta(1)))
-        for feed in queries.list_feeds(session)
-    ]
+def feed_records(
+    session: Session, *, now: datetime, unit_prices: dict[str, float] | None = None
+) -> list[dict[str, Any]]:
+    """Return every feed's health; `unit_prices` (feed name -> price per metered unit)
+    turns metered units into an estimated cost."""
+    from monitor.health import open_source_alert
+
+    records = []
+    for feed in queries.list_feeds(session):
+        alert = open_source_alert(session, feed.id)
+        stats = queries.latest_video_stats(session, feed.id)
+        records.append(
+            feed_record(
+                feed,
+                posts_24h=queries.mentions_since(session, feed.id, now - timedelta(1)),
+                unit_price_usd=(unit_prices or {}).get(feed.name),
+                source_alert=alert.reason if alert else None,
+                video_stats=None
+                if stats is None
+                else {
+                    "polled_at": _iso(stats.polled_at),
+                    "view_count": stats.view_count,
+                    "like_count": stats.like_count,
+                    "comment_count": stats.comment_count,
+                },
+            )
+        )
+    return records

@@ -8,6 +8,7 @@ from email.utils import parsedate_to_datetime
 MAX_BACKOFF = timedelta(hours=6)
 MIN_RETRY_AFTER = timedelta(seconds=10)
 MAX_RETRY_AFTER = timedelta(hours=24)
+JITTER_SHARE = 0.25
 
 
 def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
@@ -38,11 +39,16 @@ def next_poll_after_failure(
     consecutive_failures: int,
     *,
     retry_after_seconds: float | None = None,
+    jitter: float = 0.0,
 ) -> datetime:
     """Return when a failing feed is due again: the interval doubled per consecutive failure,
-    capped at MAX_BACKOFF, and never sooner than a (clamped) Retry-After."""
+    plus up to JITTER_SHARE of it scaled by `jitter` (a random number in [0, 1) the caller
+    draws, so failing feeds spread out instead of retrying in step), capped at MAX_BACKOFF,
+    and never sooner than a (clamped) Retry-After."""
     exponent = max(0, min(consecutive_failures - 1, 16))
-    delay = min(MAX_BACKOFF, timedelta(seconds=interval_seconds * 2**exponent))
+    base = interval_seconds * 2**exponent
+    spread = base * JITTER_SHARE * min(max(jitter, 0.0), 1.0)
+    delay = min(MAX_BACKOFF, timedelta(seconds=base + spread))
     if retry_after_seconds is not None:
         # Clamp the number first: a huge header value would overflow timedelta.
         asked_seconds = min(

@@ -118,6 +118,9 @@ def detect_spikes() -> int:
     """Judge every topic's latest buckets; open, update or resolve spike alerts."""
     with database_outage_logged("spike detection"):
         changes = pipeline.detect_spikes(runtime(), now=utcnow())
+        # Source alerts ride on the same tick: a silent or failing feed is an alert too.
+        for feed, action in pipeline.check_source_health(runtime(), now=utcnow()).items():
+            log.warning("source alert %s feed=%s", action, feed)
         for change in changes:
             log.warning(
                 "alert %s topic=%s id=%d observed=%d expected=%.1f",

@@ -250,7 +250,7 @@ def create_app(
         topic_id = known_topic(session, topic) if topic else None
         query = queries.alerts_query(topic_id=topic_id, since=moment, status=status)
         rows = session.execute(query.limit(min(limit, config.api.max_page_size)))
-        return {"alerts": [alert_record(alert, name) for alert, name in rows]}
+        return {"alerts": [alert_record(*row) for row in rows]}
 
     @app.get("/api/alerts/{alert_id}", dependencies=reader_deps, tags=["alerts"])
     def get_alert(
@@ -261,7 +261,7 @@ def create_app(
         found = reads.alert_with_topic(session, alert_id)
         if found is None:
             raise ApiError(404, f"no alert {alert_id}")
-        return alert_detail(session, found[0], found[1], width=state.base_width)
+        return alert_detail(session, *found, width=state.base_width)
 
     @app.post(
         "/api/alerts/{alert_id}/ack",

@@ -80,7 +80,7 @@ def dashboard_context(
     stored = queries.load_buckets(session, topic_id, start=start, end=end)
     buckets = zero_filled(rollup(stored, width), start=start, end=end, width=width)
     rows = session.execute(queries.alerts_query(topic_id=topic_id).limit(ALERTS_SHOWN)).all()
-    alerts = [alert_detail(session, alert, name, width=base_width) for alert, name in rows]
+    alerts = [alert_detail(session, *row, width=base_width) for row in rows]
     episodes = [
         ChartEpisode(
             alert_id=alert.id,
@@ -88,7 +88,7 @@ def dashboard_context(
             end=alert.last_bucket + base_width,
             label=f"alert {alert.id}: {alert.kind} ({alert.status}), peak {alert.peak_count}",
         )
-        for alert, _ in rows
+        for alert, *_ in rows
         if alert.last_bucket + base_width > start and alert.opened_bucket < end
     ]
     svg = timeline_svg(

@@ -30,13 +30,21 @@ HISTORY_STATS = (
 
 
 def alert_detail(
-    session: Session, alert: AlertRow, topic: str, *, width: timedelta
+    session: Session,
+    alert: AlertRow,
+    topic: str | None,
+    feed: str | None = None,
+    *,
+    width: timedelta,
 ) -> dict[str, Any]:
     """Return an alert's record with `explanation` (as detection stored it, if it did) and
     `evidence`: observed vs expected, top terms, and sentiment during vs before the episode."""
-    record = alert_record(alert, topic)
+    record = alert_record(alert, topic, feed)
     stored = getattr(alert, "explanation", None)
     record["explanation"] = stored if isinstance(stored, dict) else None
+    if alert.topic_id is None:  # a source alert: about a feed, not about mentions
+        record["evidence"] = None
+        return record
     during_end = alert.last_bucket + width
     expected = alert.expected
     record["evidence"] = {

@@ -8,10 +8,13 @@ a `FetchResult` with `not_modified`, not an error.
 
 from __future__ import annotations
 
+import threading
 import time
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
@@ -25,6 +28,7 @@ from monitor.errors import (
     ResponseTooLargeError,
 )
 from monitor.schedule import parse_retry_after
+from monitor.secrets import install_log_redaction
 from monitor.sources.netguard import guarded_transport, parse_networks
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -41,6 +45,7 @@ class FetchResult:
     content_type: str | None
     etag: str | None
     last_modified: str | None
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def not_modified(self) -> bool:
@@ -50,6 +55,8 @@ class FetchResult:
 def make_client(limits: FetchConfig) -> httpx.Client:
     """Return the HTTP client feeds are fetched with: no env proxies, no automatic redirects,
     and only public addresses (or the configured `allow_networks`) on every connection."""
+    # httpx logs each request URL at INFO; an API key may ride in the query string.
+    install_log_redaction()
     return httpx.Client(
         transport=guarded_transport(parse_networks(limits.allow_networks)),
         timeout=httpx.Timeout(
@@ -113,6 +120,32 @@ def _read_bounded(response: httpx.Response, *, cap: int, deadline: float, url: s
     return b"".join(parts)
 
 
+def _status_hint(status: int, url: str) -> str:
+    # Networks that closed anonymous access answer 401/403: say what is needed.
+    if status == 401:
+        return " (authentication required: set the feed's credentials)"
+    if status == 403:
+        return " (forbidden: credentials needed or access restricted)"
+    return ""
+
+
+_host_slots: dict[str, threading.BoundedSemaphore] = defaultdict(
+    lambda: threading.BoundedSemaphore(1)
+)
+_host_slots_lock = threading.Lock()
+
+
+@contextmanager
+def host_slot(host: str, limit: int) -> Iterator[None]:
+    """Hold one of the `limit` request slots of `host` in this process while the block runs."""
+    with _host_slots_lock:
+        semaphore = _host_slots.get(host)
+        if semaphore is None or getattr(semaphore, "_initial_value", limit) != limit:
+            semaphore = _host_slots[host] = threading.BoundedSemaphore(limit)
+    with semaphore:
+        yield
+
+
 def fetch(
     client: httpx.Client,
     request: httpx.Request,
@@ -129,6 +162,18 @@ def fetch(
         request.headers["If-None-Match"] = etag
     if last_modified:
         request.headers["If-Modified-Since"] = last_modified
+    with host_slot(request.url.host, limits.max_in_flight_per_host):
+        return _fetch(client, request, limits=limits, deadline=deadline, now=now)
+
+
+def _fetch(
+    client: httpx.Client,
+    request: httpx.Request,
+    *,
+    limits: FetchConfig,
+    deadline: float,
+    now: datetime | None,
+) -> FetchResult:
     url = str(request.url)
     for _hop in range(limits.max_redirects + 1):
         try:
@@ -177,7 +222,9 @@ def _complete(
             retry_after_seconds=retry_after,
         )
     elif not 200 <= status < 300:
-        raise HTTPStatusError(f"HTTP {status} from {url}", status_code=status)
+        raise HTTPStatusError(
+            f"HTTP {status}{_status_hint(status, url)} from {url}", status_code=status
+        )
     else:
         body = _read_bounded(response, cap=limits.max_body_bytes, deadline=deadline, url=url)
     return FetchResult(
@@ -187,4 +234,5 @@ def _complete(
         content_type=response.headers.get("content-type"),
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
+        headers={key.lower(): value for key, value in response.headers.items()},
     )

@@ -75,6 +75,31 @@ def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(value, strict=False) for value in values)
 
 
+def checked_addresses(
+    host: str, port: int, allow_networks: Sequence[IPNetwork] = ()
+) -> list[IPAddress]:
+    """Return the addresses `host` resolves to (one resolution); raise BlockedAddressError if
+    any of them is not allowed, OSError if the name does not resolve."""
+    answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in answers]
+    forbidden = [str(a) for a in addresses if not is_allowed(a, allow_networks)]
+    if forbidden or not addresses:
+        raise BlockedAddressError(
+            f"refused to connect to {host} ({', '.join(forbidden) or 'no address'}): "
+            "not a public address; allow its network in [fetch] allow_networks if intended"
+        )
+    return addresses
+
+
+def open_checked_socket(
+    host: str, port: int, *, timeout: float, allow_networks: Sequence[IPNetwork] = ()
+) -> socket.socket:
+    """Return a TCP socket connected to the checked address of `host` (for clients other than
+    httpx, such as the Jetstream WebSocket)."""
+    address = checked_addresses(host, port, allow_networks)[0]
+    return socket.create_connection((str(address), port), timeout=timeout)
+
+
 class GuardedBackend(httpcore.SyncBackend):
     """httpcore's socket backend with the address rule applied to every TCP connection."""
 
@@ -91,16 +116,9 @@ class GuardedBackend(httpcore.SyncBackend):
     ) -> httpcore.NetworkStream:
         """Resolve `host` once, refuse it if any answer is forbidden, dial the checked IP."""
         try:
-            answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            addresses = checked_addresses(host, port, self.allow_networks)
         except OSError as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in answers]
-        forbidden = [str(a) for a in addresses if not is_allowed(a, self.allow_networks)]
-        if forbidden or not addresses:
-            raise BlockedAddressError(
-                f"refused to connect to {host} ({', '.join(forbidden) or 'no address'}): "
-                "not a public address; allow its network in [fetch] allow_networks if intended"
-            )
         # Dial the checked address itself: resolving the name again could answer otherwise.
         pinned = str(addresses[0])
         return super().connect_tcp(pinned, port, timeout, local_address, socket_options)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import io
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -87,7 +88,14 @@ class RssSource:
         )
 
     def parse(
-        self, body: bytes, *, url: str, content_type: str | None, fetched_at: datetime
+        self,
+        body: bytes,
+        *,
+        url: str,
+        content_type: str | None,
+        fetched_at: datetime,
+        state: FeedState | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Page:
         """Return the entries of an RSS/Atom document as posts; ParseError if it is not one."""
         headers = {"content-location": url}

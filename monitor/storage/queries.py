@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from monitor.config import MonitorConfig
+from monitor.config import STREAM_KINDS, MonitorConfig
 from monitor.errors import UnknownTopicError
 from monitor.model import BucketCount, Post, Sentiment
-from monitor.storage.tables import AlertRow, Feed, MentionRow, PostRow, TimelineBucket, Topic
+from monitor.storage.tables import (
+    AlertRow,
+    Feed,
+    MentionRow,
+    PostRow,
+    TimelineBucket,
+    Topic,
+    VideoStats,
+)
 from monitor.timeline import bucket_start
 
 _CHUNK = 400  # rows per INSERT; far below SQLite's bound-parameter limit
@@ -34,6 +43,7 @@ class MatchedPost:
 class StoreResult:
     new_posts: int
     new_mentions: int
+    inserted: frozenset[tuple[str, str]] = frozenset()  # (network, external_id) of new posts
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -62,10 +72,10 @@ def sync_config(session: Session, config: MonitorConfig) -> None:
         if wanted is None:
             row.enabled = 0
             continue
-        if (row.kind, row.target) != (wanted.kind, wanted.url):
+        if (row.kind, row.target) != (wanted.kind, wanted.target):
             # A new target is a new feed: its validators and cursor no longer apply.
             row.etag = row.last_modified = row.cursor = None
-        row.kind, row.target = wanted.kind, wanted.url
+        row.kind, row.target = wanted.kind, wanted.target
         row.interval_seconds, row.enabled = wanted.interval_seconds, 1
     for feed in configured.values():
         session.execute(
@@ -73,7 +83,7 @@ def sync_config(session: Session, config: MonitorConfig) -> None:
             .values(
                 name=feed.name,
                 kind=feed.kind,
-                target=feed.url,
+                target=feed.target,
                 interval_seconds=feed.interval_seconds,
                 consecutive_failures=0,
                 posts_stored=0,
@@ -98,25 +108,44 @@ def get_topic_id(session: Session, name: str) -> int:
     return ids[name]
 
 
-def claim_due_feeds(session: Session, *, now: datetime, redispatch_after: timedelta) -> list[int]:
+def claim_due_feeds(
+    session: Session, *, now: datetime, redispatch_after: timedelta, per_host: int = 0
+) -> list[int]:
     """Return the enabled feeds that are due and not being polled, and push their next poll
     out by `redispatch_after`, so a lost queue message is sent again after that but a
-    queued one is not sent twice."""
+    queued one is not sent twice. With `per_host`, at most that many feeds of one host are
+    polling (leased) or dispatched at once; the others wait for a later tick."""
     due = (
-        select(Feed.id)
+        select(Feed.id, Feed.target)
         .where(Feed.enabled == 1)
+        .where(Feed.kind.not_in(STREAM_KINDS))  # consumed by `monitor stream`, not polled
         .where(or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))
         .where(or_(Feed.lease_until.is_(None), Feed.lease_until <= now))
         .order_by(Feed.next_poll_at.is_not(None), Feed.next_poll_at, Feed.id)
     )
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    ids = list(session.scalars(due))
+    rows = list(session.execute(due))
+    ids = [feed_id for feed_id, _ in rows]
+    if per_host > 0:
+        busy = Counter(
+            _host(target)
+            for target in session.scalars(select(Feed.target).where(Feed.lease_until > now))
+        )
+        ids = []
+        for feed_id, target in rows:
+            if busy[_host(target)] < per_host:
+                busy[_host(target)] += 1
+                ids.append(feed_id)
     if ids:
         session.execute(
             update(Feed).where(Feed.id.in_(ids)).values(next_poll_at=now + redispatch_after)
         )
     return ids
+
+
+def _host(target: str) -> str:
+    return (urlsplit(target).hostname or target).lower()
 
 
 def claim_feed(session: Session, feed_id: int, *, now: datetime, lease: timedelta) -> Feed | None:
@@ -160,19 +189,30 @@ def store_matched_posts(
             "published_at": item.post.published_at,
             "fetched_at": fetched_at,
             "flags": ",".join(item.post.flags) or None,
+            "likes": item.post.likes,
+            "reposts": item.post.reposts,
+            "replies": item.post.replies,
+            "repost_of": item.post.repost_of,
+            "raw": item.post.raw or None,
         }
         for item in unique.values()
     ]
     new_posts = 0
+    inserted_keys: set[tuple[str, str]] = set()
     for chunk in _chunks(post_rows):
         inserted = session.execute(
             _insert(session, PostRow.__table__)
             .values(list(chunk))
             .on_conflict_do_nothing(index_elements=["network", "external_id"])
-            .returning(PostRow.__table__.c.id)
+            .returning(PostRow.__table__.c.network, PostRow.__table__.c.external_id)
         )
-        new_posts += len(inserted.all())
+        inserted_keys.update((network, external_id) for network, external_id in inserted)
+    new_posts = len(inserted_keys)
     post_ids = _post_ids(session, list(unique))
+    # A post seen again (on another instance, page or poll) is not new, but its counts are.
+    for key, item in unique.items():
+        if key not in inserted_keys:
+            refresh_engagement(session, post_ids[key], item.post)
     topics = topic_ids(session)
     mention_rows = []
     for key, item in unique.items():
@@ -213,7 +253,51 @@ def store_matched_posts(
             acc[4] += label == "neutral"
             acc[5] += label == "negative"
     _add_to_timeline(session, increments)
-    return StoreResult(new_posts=new_posts, new_mentions=new_mentions)
+    return StoreResult(
+        new_posts=new_posts, new_mentions=new_mentions, inserted=frozenset(inserted_keys)
+    )
+
+
+def refresh_engagement(session: Session, post_id: int, post: Post) -> None:
+    """Raise a stored post's like/repost/reply counts to what `post` reports (never lower)."""
+    for name in ("likes", "reposts", "replies"):
+        seen = getattr(post, name)
+        if seen is None:
+            continue
+        column = getattr(PostRow, name)
+        session.execute(
+            update(PostRow)
+            .where(PostRow.id == post_id, or_(column.is_(None), column < seen))
+            .values({name: seen})
+        )
+
+
+def add_reposts(session: Session, network: str, counts: dict[str, int]) -> int:
+    """Add reposts seen (original canonical id -> how many) to stored originals; return how
+    many originals were found."""
+    found = 0
+    for external_id, count in counts.items():
+        result = session.execute(
+            update(PostRow)
+            .where(PostRow.network == network, PostRow.external_id == external_id)
+            .values(reposts=func.coalesce(PostRow.reposts, 0) + count)
+        )
+        found += result.rowcount
+    return found
+
+
+def stored_external_ids(session: Session, network: str, external_ids: Sequence[str]) -> set[str]:
+    """Return which of `external_ids` are stored for `network`."""
+    found: set[str] = set()
+    for chunk in _chunks(list(external_ids)):
+        found.update(
+            session.scalars(
+                select(PostRow.external_id).where(
+                    PostRow.network == network, PostRow.external_id.in_(chunk)
+                )
+            )
+        )
+    return found
 
 
 def _post_ids(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
@@ -286,6 +370,67 @@ def record_poll_success(
     if not keep_validators:
         values.update(etag=etag, last_modified=last_modified, cursor=cursor)
     session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
+
+
+def save_auth_state(session: Session, feed_id: int, value: str | None) -> None:
+    """Keep (or forget, with None) the session/token of an authenticated feed."""
+    session.execute(update(Feed).where(Feed.id == feed_id).values(auth_state=value))
+
+
+def record_metering(session: Session, feed_id: int, *, units: int, rate_limit: str | None) -> None:
+    """Add metered units (API units, posts read) and keep the last rate-limit summary."""
+    values: dict[str, Any] = {}
+    if units:
+        values["metered_units"] = Feed.metered_units + units
+    if rate_limit:
+        values["rate_limit"] = rate_limit[:200]
+    if values:
+        session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
+
+
+def record_video_stats(
+    session: Session,
+    feed_id: int,
+    video_id: str,
+    *,
+    now: datetime,
+    view_count: int | None,
+    like_count: int | None,
+    comment_count: int | None,
+) -> None:
+    """Store one poll's view/like/comment counts of a video (once per poll time)."""
+    session.execute(
+        _insert(session, VideoStats.__table__)
+        .values(
+            feed_id=feed_id,
+            video_id=video_id,
+            polled_at=now,
+            view_count=view_count,
+            like_count=like_count,
+            comment_count=comment_count,
+        )
+        .on_conflict_do_nothing(index_elements=["feed_id", "polled_at"])
+    )
+
+
+def latest_video_stats(session: Session, feed_id: int) -> VideoStats | None:
+    """Return the most recent statistics a feed recorded, or None."""
+    return session.scalar(
+        select(VideoStats)
+        .where(VideoStats.feed_id == feed_id)
+        .order_by(VideoStats.polled_at.desc())
+        .limit(1)
+    )
+
+
+def record_last_post(session: Session, feed_id: int, published_at: datetime) -> None:
+    """Move the feed's newest-post time forward to `published_at` (never back)."""
+    session.execute(
+        update(Feed)
+        .where(Feed.id == feed_id)
+        .where(or_(Feed.last_post_at.is_(None), Feed.last_post_at < published_at))
+        .values(last_post_at=published_at)
+    )
 
 
 def record_poll_failure(
@@ -383,9 +528,14 @@ def sample_mentions(
 
 def alerts_query(
     *, topic_id: int | None = None, since: datetime | None = None, status: str | None = None
-) -> Select[tuple[AlertRow, str]]:
+) -> Select[tuple[AlertRow, str | None, str | None]]:
     """Return the SELECT of alerts (with topic names), newest first, filtered as given."""
-    query = select(AlertRow, Topic.name).join(Topic, Topic.id == AlertRow.topic_id)
+    # Source alerts have a feed instead of a topic: outer joins keep them.
+    query = (
+        select(AlertRow, Topic.name, Feed.name)
+        .outerjoin(Topic, Topic.id == AlertRow.topic_id)
+        .outerjoin(Feed, Feed.id == AlertRow.feed_id)
+    )
     conditions = []
     if topic_id is not None:
         conditions.append(AlertRow.topic_id == topic_id)

@@ -14,6 +14,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.sentiment_stats import SentimentAccumulator, net_sentiment
+from monitor.storage import queries
 from monitor.storage.tables import (
     AlertRow,
     DeliveryRow,
@@ -273,14 +274,13 @@ def top_terms(
     return [{"term": term, "count": count} for term, count in counts.most_common(limit)]
 
 
-def alert_with_topic(session: Session, alert_id: int) -> tuple[AlertRow, str] | None:
-    """Return the alert `alert_id` and its topic name, or None."""
-    row = session.execute(
-        select(AlertRow, Topic.name)
-        .join(Topic, Topic.id == AlertRow.topic_id)
-        .where(AlertRow.id == alert_id)
-    ).first()
-    return None if row is None else (row[0], row[1])
+def alert_with_topic(
+    session: Session, alert_id: int
+) -> tuple[AlertRow, str | None, str | None] | None:
+    """Return the alert `alert_id` with its topic name and, for a source alert, its feed
+    name; None when there is no such alert."""
+    row = session.execute(queries.alerts_query().where(AlertRow.id == alert_id)).first()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def deliveries_summary(session: Session) -> list[tuple[str, str, int]]:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -62,6 +63,12 @@ class Feed(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     posts_stored: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[int] = mapped_column(Integer, default=1)
+    # A session or OAuth token (JSON) of an authenticated source: reused across polls.
+    auth_state: Mapped[str | None] = mapped_column(Text)
+    # Requests or posts read that the network meters (YouTube units, X posts read).
+    metered_units: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rate_limit: Mapped[str | None] = mapped_column(Text)
+    last_post_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Topic(Base):
@@ -88,6 +95,11 @@ class PostRow(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
     flags: Mapped[str | None] = mapped_column(Text)
+    likes: Mapped[int | None] = mapped_column(Integer)
+    reposts: Mapped[int | None] = mapped_column(Integer)
+    replies: Mapped[int | None] = mapped_column(Integer)
+    repost_of: Mapped[str | None] = mapped_column(String(512))
+    raw: Mapped[dict[str, object] | None] = mapped_column(JSON)
 
 
 class MentionRow(Base):
@@ -139,7 +151,8 @@ class AlertRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
+    # Spike alerts belong to a topic; source alerts (kind "source") to a feed.
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     opened_bucket: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -156,6 +169,25 @@ class AlertRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feed_id: Mapped[int | None] = mapped_column(
+        ForeignKey("feeds.id", ondelete="CASCADE", name="fk_alerts_feed_id")
+    )
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class VideoStats(Base):
+    """A video's public counters as one poll saw them: a cheap leading signal."""
+
+    __tablename__ = "video_stats"
+    __table_args__ = (UniqueConstraint("feed_id", "polled_at", name="uq_video_stats_poll"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    video_id: Mapped[str] = mapped_column(String(64))
+    polled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    view_count: Mapped[int | None] = mapped_column(BigInteger)
+    like_count: Mapped[int | None] = mapped_column(BigInteger)
+    comment_count: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class DeliveryRow(Base):

@@ -224,8 +224,10 @@ def test_unreachable_feed_is_recorded_and_recovers(
     row = feed_row(runtime, "dead")
     assert row.consecutive_failures == 2
     assert "ConnectError" in row.last_error
-    # Backoff: the second failure waits twice the interval.
-    assert row.next_poll_at == NOW + timedelta(minutes=30) + timedelta(seconds=2 * 300)
+    # Backoff: the second failure waits twice the interval, plus up to a quarter of jitter.
+    second_at = NOW + timedelta(minutes=30)
+    assert second_at + timedelta(seconds=600) <= row.next_poll_at
+    assert row.next_poll_at <= second_at + timedelta(seconds=750)
     runtime.close()
 
 

@@ -102,3 +102,11 @@ def test_absurd_retry_after_is_clamped_not_an_overflow() -> None:
     later = next_poll_after_failure(NOW, 300, 1, retry_after_seconds=asked)
 
     assert later == NOW + timedelta(hours=24)
+
+
+def test_failure_jitter_spreads_within_a_quarter_and_keeps_the_cap() -> None:
+    low = next_poll_after_failure(NOW, 300, 3, jitter=0.0)
+    high = next_poll_after_failure(NOW, 300, 3, jitter=0.999)
+    assert low == NOW + timedelta(seconds=1200)
+    assert NOW + timedelta(seconds=1200) < high < NOW + timedelta(seconds=1500)
+    assert next_poll_after_failure(NOW, 300, 40, jitter=0.999) == NOW + timedelta(hours=6)
