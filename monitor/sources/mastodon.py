@@ -133,7 +133,7 @@ class MastodonSource:
             original = status.get("reblog")
             if isinstance(original, dict):
                 post = self._post(original, fetched_at=fetched_at)
-                if post is None:
+                if post is None or not post.text:
                     continue
                 posts.append(post)
                 boost = self._post(status, fetched_at=fetched_at)
@@ -154,7 +154,8 @@ class MastodonSource:
                     )
                 continue
             post = self._post(status, fetched_at=fetched_at)
-            if post is not None:
+            # A status with no text (media only) mentions nothing we can match.
+            if post is not None and post.text:
                 posts.append(post)
         links = parse_link_header((headers or {}).get("link"))
         cursor = newest_id([i for i in (*ids, state.pending) if i])
