@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from monitor.episodes import Episode, decide_episode, judge_latest
 from monitor.errors import SourceError
+from monitor.language import detect_language
 from monitor.matching import Matcher
 from monitor.model import Post
 from monitor.runtime import Runtime
 from monitor.schedule import next_poll_after_failure, next_poll_after_success
-from monitor.sentiment import score_text
+from monitor.scoring import Scorer
+from monitor.sentiment import MAX_SCORED_CHARS
 from monitor.sources import FeedState, source_for
 from monitor.sources.fetch import fetch
 from monitor.storage import queries
@@ -41,16 +43,27 @@ class PollOutcome:
 
 
 def match_and_score(
-    posts: Iterable[Post], matcher: Matcher, *, topics: set[str] | None = None
+    posts: Iterable[Post],
+    matcher: Matcher,
+    *,
+    topics: set[str] | None = None,
+    scorer: Scorer | None = None,
 ) -> list[queries.MatchedPost]:
-    """Return the posts that mention a topic (limited to `topics` if given), each scored once."""
+    """Return the posts that mention a topic (limited to `topics` if given), each with its
+    language (the network's, else detected) and scored once per topic it mentions."""
+    scorer = scorer or Scorer.plain()
     matched = []
     for post in posts:
         hits = matcher.topics_in(post.text, lang=post.lang)
         if topics is not None:
             hits = {name: terms for name, terms in hits.items() if name in topics}
         if hits:
-            matched.append(queries.MatchedPost(post, hits, score_text(post.text)))
+            lang = detect_language(post.text[:MAX_SCORED_CHARS], declared=post.lang)
+            post = replace(post, lang=lang)
+            # Per topic: each topic masks its own titles before scoring.
+            scores = scorer.score_topics(post.text, hits, lang=lang)
+            first = next(iter(scores.values()))
+            matched.append(queries.MatchedPost(post, hits, first.sentiment, scores))
     return matched
 
 
@@ -114,7 +127,7 @@ def poll_feed(runtime: Runtime, feed_id: int, *, now: datetime) -> PollOutcome:
         log.warning("poll failed", extra={"feed": name, "error": str(exc)})
         return PollOutcome(feed_id, name, "failed", error=f"{type(exc).__name__}: {exc}")
     posts = _newest(page.posts, runtime.config.fetch.max_entries_per_poll)
-    matched = match_and_score(posts, runtime.matcher, topics=topics)
+    matched = match_and_score(posts, runtime.matcher, topics=topics, scorer=runtime.scorer)
     # Posts, mentions, timeline counters, validators and cursor commit together or not at all.
     with session_scope(runtime.sessions) as session:
         stored = queries.store_matched_posts(
