@@ -83,10 +83,11 @@ class _Rewrite:
     @classmethod
     def compile(cls, pattern: str, token: str) -> _Rewrite:
         body = rf"(?<![\w'])(?:{pattern})(?![\w'])"
-        # Literal words of the pattern (outside escapes), less the common ones if any remain:
-        # one of them is in any text it matches (each phrase has a test that it fires).
+        # Whole literal words of the pattern (not in a class, not quantified, not glued to other
+        # pattern syntax), less the common ones if any remain. A text the rule matches holds
+        # one of them; a rule with none runs on every text.
         literal = re.sub(r"\\.", " ", pattern)
-        words = frozenset(re.findall(r"[a-z]{2,}", literal))
+        words = frozenset(re.findall(r"(?:(?<=^)|(?<=[ (|:?]))([a-z]{2,})(?=$|[ )|(\\])", literal))
         return cls(
             pattern=re.compile(body),
             folded=re.compile(body, re.IGNORECASE),
@@ -121,6 +122,7 @@ class FandomLexicon:
     phrases: tuple[tuple[str, float], ...]
     _rules: tuple[_Rewrite, ...] = field(init=False, repr=False)
     _by_word: dict[str, tuple[int, ...]] = field(init=False, repr=False)
+    _always: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         rules = [_Rewrite.compile(_NOT_ME, NOT_ME_TOKEN)]
@@ -131,11 +133,15 @@ class FandomLexicon:
         # One big alternation costs ~30 us a post; instead a rule runs only when a text holds
         # one of the literal words of its pattern (a superset of the texts it can match).
         by_word: dict[str, list[int]] = {}
+        always = []
         for index, rule in enumerate(rules):
+            if not rule.words:
+                always.append(index)
             for word in rule.words:
                 by_word.setdefault(word, []).append(index)
         object.__setattr__(self, "_rules", tuple(rules))
         object.__setattr__(self, "_by_word", {w: tuple(ids) for w, ids in by_word.items()})
+        object.__setattr__(self, "_always", tuple(always))
 
     def extended(
         self, words: Mapping[str, float] | None = None, emoji: Mapping[str, float] | None = None
@@ -151,7 +157,7 @@ class FandomLexicon:
         """Return `text` with U+FE0F dropped and each fan phrase rewritten to its token."""
         text = text.replace(VARIATION_SELECTOR, "")
         lowered = text.lower()
-        candidates: set[int] = set()
+        candidates = set(self._always)
         for word in _LETTERS.findall(lowered):
             candidates.update(self._by_word.get(word, ()))
         # In rule order, so "not me ...ing" comes first; a token never matches a later rule.

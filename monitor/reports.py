@@ -19,6 +19,10 @@ HISTORY_FIELDS = (
     "start",
     "count",
     "scored",
+    "unscored",
+    "scored_vader",
+    "scored_fandom",
+    "scored_emoji",
     "mean_compound",
     "positive_share",
     "neutral_share",
@@ -67,7 +71,8 @@ def alert_records(
 
 
 def history_record(bucket: BucketCount) -> dict[str, Any]:
-    """Return one history bucket as its documented JSON object (shares over scored mentions)."""
+    """Return one history bucket as its documented JSON object: mentions, how many were scored
+    and by which method, and the mean and shares over the scored mentions only."""
 
     def share(part: int) -> float | None:
         return round(part / bucket.scored, 4) if bucket.scored else None
@@ -77,6 +82,10 @@ def history_record(bucket: BucketCount) -> dict[str, Any]:
         "start": _iso(bucket.start),
         "count": bucket.count,
         "scored": bucket.scored,
+        "unscored": bucket.unscored,
+        "scored_vader": bucket.scored_vader,
+        "scored_fandom": bucket.scored_fandom,
+        "scored_emoji": bucket.scored_emoji,
         "mean_compound": None if mean is None else round(mean, 4),
         "positive_share": share(bucket.positive),
         "neutral_share": share(bucket.neutral),

@@ -208,8 +208,8 @@ def store_matched_posts(
                     "pos": sentiment.pos if sentiment else None,
                     "neu": sentiment.neu if sentiment else None,
                     "neg": sentiment.neg if sentiment else None,
-                    "new_label": scored.label,
-                    "new_method": scored.method,
+                    "label": scored.label,
+                    "method": scored.method,
                 }
             )
     table = MentionRow.__table__
