@@ -64,13 +64,30 @@ class TopicMask:
         # kept only if the topic's matcher finds one of its terms too: masking never touches a
         # post that does not name the topic.
         spans = [match.span() for match in self.fast.finditer(lowered)]
-        if not spans or (not text.isascii() and not self.check.search(normalize_text(text))):
+        if not spans:
+            return text
+        if not _lowercase_is_normal_form(text) and not self.check.search(normalize_text(text)):
             return text
         pieces, last = [], 0
         for start, end in spans:
             pieces += [text[last:start], " "]
             last = end
         return "".join(pieces) + text[last:]
+
+
+# Non-ASCII letters and combining marks: where matching's normal form (NFKC, casefold, accents
+# dropped) can differ from plain lowercasing.
+_LETTER_OR_MARK = re.compile(
+    r"[^\W\x00-\x7f]|[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff]"
+)
+
+
+def _lowercase_is_normal_form(text: str) -> bool:
+    """Return True when `text.lower()` is exactly matching's normal form of `text` (ASCII, or
+    beyond it only NFKC-stable symbols such as most emoji)."""
+    if text.isascii():
+        return True
+    return unicodedata.is_normalized("NFKC", text) and not _LETTER_OR_MARK.search(text)
 
 
 def _hoisted(terms: list[str], hashtags: list[str]) -> re.Pattern[str] | None:

@@ -7,7 +7,8 @@ VADER scores English. The steps, per (post, topic):
 3. English text is scored by VADER, with the fandom lexicon layered on where the topic has
    `fandom_lexicon = true` (method `vader+fandom`) or stock (`vader`);
 4. other languages are never scored as neutral: if the post has emoji, those alone may be
-   scored (`emoji-only`), otherwise it is `unscored` (no sentiment).
+   scored (`emoji-only`), otherwise it is `unscored` (no sentiment). A post with too few
+   letters to have a language (emoji, emoticons) is scored by VADER as it is.
 """
 
 from __future__ import annotations
@@ -81,14 +82,10 @@ class TextScorer:
         clipped = clipped.strip()
         if not clipped:
             return Scored(lang, "unscored", None)
-        analyzer = self.analyzer
+        analyzer = get_analyzer() if self.lexicon is None else _fandom_analyzer(self.lexicon)
         if lang is None or lang in SCORED_LANGUAGES:
-            if lang is None and not any(char.isalpha() for char in clipped):
-                # No words at all: only emoji or punctuation speak, in any language.
-                method = "emoji-only" if _has_emoji(analyzer, clipped) else "unscored"
-                if method == "unscored":
-                    return Scored(lang, method, None)
-                return Scored(lang, method, _sentiment(analyzer.polarity_scores(clipped)))
+            # No language: too few letters to be in any (emoji, emoticons, a name), so VADER's
+            # emoji and emoticon entries are all there is to read, in any language.
             method = "vader" if self.lexicon is None else "vader+fandom"
             return Scored(lang, method, _sentiment(analyzer.polarity_scores(clipped)))
         if self.emoji_only:
@@ -96,10 +93,6 @@ class TextScorer:
             if emoji:
                 return Scored(lang, "emoji-only", _sentiment(analyzer.polarity_scores(emoji)))
         return Scored(lang, "unscored", None)
-
-
-def _has_emoji(analyzer: SentimentIntensityAnalyzer, text: str) -> bool:
-    return any(char in analyzer.emojis for char in text)
 
 
 def topic_lexicon(topic: TopicConfig, settings: SentimentConfig) -> FandomLexicon | None:

@@ -327,10 +327,12 @@ def test_emoji_of_other_languages_may_be_scored_labelled_emoji_only(scorer: Scor
     assert off.score("뷔가 부른 러브레터 진짜 최고야 😭🔥").method == "unscored"
 
 
-def test_emoji_only_posts_without_words_are_scored_as_emoji(scorer: Scorer) -> None:
+def test_posts_without_words_have_no_language_and_are_scored_as_written(scorer: Scorer) -> None:
     result = scorer.for_topic("love-letter").score("🔥🔥🔥")
-    assert (result.lang, result.method, result.label) == (None, "emoji-only", "positive")
-    assert scorer.for_topic("love-letter").score("...").method == "unscored"
+    assert (result.lang, result.method, result.label) == (None, "vader+fandom", "positive")
+    emoticon = TextScorer().score(":( :(")
+    assert (emoticon.lang, emoticon.method, emoticon.label) == (None, "vader", "negative")
+    assert scorer.for_topic("love-letter").score("   ").method == "unscored"
 
 
 def test_layer_off_and_no_topic_is_exactly_stock_vader_on_english() -> None:
