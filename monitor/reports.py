@@ -19,14 +19,15 @@ HISTORY_FIELDS = (
     "start",
     "count",
     "scored",
-    "unscored",
-    "scored_vader",
-    "scored_fandom",
-    "scored_emoji",
     "mean_compound",
     "positive_share",
     "neutral_share",
     "negative_share",
+    # Added later; kept last so readers of the first columns are unaffected.
+    "unscored",
+    "scored_vader",
+    "scored_fandom",
+    "scored_emoji",
 )
 
 

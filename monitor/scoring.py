@@ -71,7 +71,7 @@ class TextScorer:
 
     def score(self, text: str, *, lang: str | None = None, detect: bool = True) -> Scored:
         """Return how `text` scores; `lang` is the post's language if known (else detected when
-        `detect`, else taken as English)."""
+        `detect`; a text without a language is scored as written)."""
         clipped = text[:MAX_SCORED_CHARS]
         if lang is None and detect:
             lang = detect_language(clipped)
@@ -82,7 +82,7 @@ class TextScorer:
         clipped = clipped.strip()
         if not clipped:
             return Scored(lang, "unscored", None)
-        analyzer = get_analyzer() if self.lexicon is None else _fandom_analyzer(self.lexicon)
+        analyzer = self.analyzer
         if lang is None or lang in SCORED_LANGUAGES:
             # No language: too few letters to be in any (emoji, emoticons, a name), so VADER's
             # emoji and emoticon entries are all there is to read, in any language.
