@@ -308,3 +308,43 @@ def test_monitor_sentiment_command(tmp_path: Path) -> None:
         check=False,
     )
     assert unknown.returncode == 2 and "unknown topic" in unknown.stderr
+
+
+def test_migration_0002_marks_earlier_scores_as_stock_vader(database_url: str) -> None:
+    from sqlalchemy import text
+
+    engine = make_engine(database_url)
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO topics (id, name) VALUES (1, 'love-letter')"))
+        connection.execute(
+            text(
+                "INSERT INTO posts (id, network, external_id, text, published_at, fetched_at) "
+                "VALUES (1, 'rss', 'a', 'x', :t, :t), (2, 'rss', 'b', 'y', :t, :t)"
+            ),
+            {"t": START.replace(tzinfo=None)},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO mentions (post_id, topic_id, bucket_start, published_at, terms, "
+                "compound, label) VALUES (1, 1, :t, :t, '', 0.5, 'positive'), "
+                "(2, 1, :t, :t, '', NULL, 'unscored')"
+            ),
+            {"t": START.replace(tzinfo=None)},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO timeline_buckets (topic_id, bucket_start, count, sentiment_sum, "
+                "scored, positive, neutral, negative) VALUES (1, :t, 2, 0.5, 1, 1, 0, 0)"
+            ),
+            {"t": START.replace(tzinfo=None)},
+        )
+    upgrade(engine)
+    with session_scope(make_session_factory(engine)) as session:
+        rows = session.execute(select(MentionRow.post_id, MentionRow.method))
+        methods = {post_id: method for post_id, method in rows}
+        assert methods == {1: "vader", 2: "unscored"}
+        bucket = session.scalars(select(TimelineBucket)).one()
+        assert (bucket.scored_vader, bucket.scored_fandom, bucket.scored_emoji) == (1, 0, 0)
+        assert_buckets_match_mentions(session, 1)
+    engine.dispose()
