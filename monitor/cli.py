@@ -288,6 +288,8 @@ def render_history(data: dict[str, Any]) -> Table:
         "bucket start (UTC)",
         "mentions",
         "scored",
+        "unscored",
+        "by method",
         "mean compound",
         "positive",
         "neutral",
@@ -304,12 +306,27 @@ def render_history(data: dict[str, Any]) -> Table:
             row["start"],
             str(row["count"]),
             str(row["scored"]),
+            str(row["unscored"]),
+            _methods_text(row),
             "—" if mean is None else f"{mean:+.3f}",
             pct(row["positive_share"]),
             pct(row["neutral_share"]),
             pct(row["negative_share"]),
         )
     return table
+
+
+def _methods_text(row: dict[str, Any]) -> str:
+    parts = [
+        f"{name} {row[key]}"
+        for name, key in (
+            ("vader", "scored_vader"),
+            ("fandom", "scored_fandom"),
+            ("emoji", "scored_emoji"),
+        )
+        if row[key]
+    ]
+    return ", ".join(parts) or "—"
 
 
 @app.command("history")
@@ -352,6 +369,79 @@ def history(
         if skip_empty:
             data = {**data, "buckets": [row for row in data["buckets"] if row["count"]]}
         out.print(render_history(data))
+
+
+@app.command("sentiment")
+def sentiment(
+    text: Annotated[
+        str | None, typer.Option("--text", help="score this text instead of reading stdin")
+    ] = None,
+    topic: Annotated[
+        str | None,
+        typer.Option(help="score as a mention of this topic (default: the config's first)"),
+    ] = None,
+    lang: Annotated[
+        str | None, typer.Option(help="the posts' language, if known (default: detected)")
+    ] = None,
+) -> None:
+    """Score posts (one per line on stdin, or --text) as the monitor would; print JSON lines."""
+    from monitor.scoring import Scorer
+
+    settings = settings_or_exit()
+    with reporting_errors():
+        config = load_config(settings.config_path)
+    name = topic or config.topics[0].name
+    if name not in {t.name for t in config.topics}:
+        known = ", ".join(t.name for t in config.topics)
+        raise fail(f"unknown topic {name!r} (known: {known})", code=2)
+    scorer = Scorer.from_config(config).for_topic(name)
+    lines = [text] if text is not None else (line.rstrip("\r\n") for line in sys.stdin)
+    for line in lines:
+        if text is None and not line.strip():
+            continue
+        scored = scorer.score(line, lang=lang)
+        scores = scored.sentiment
+        record = {
+            "text": line,
+            "lang": scored.lang,
+            "method": scored.method,
+            "compound": scores.compound if scores else None,
+            "pos": scores.pos if scores else None,
+            "neu": scores.neu if scores else None,
+            "neg": scores.neg if scores else None,
+            "label": scored.label,
+        }
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+@app.command("rescore")
+def rescore(
+    topic: Annotated[str, typer.Option(help="topic whose stored mentions are re-scored")],
+    since: Annotated[
+        str | None, typer.Option(help="only mentions published since, e.g. 7d or an ISO time")
+    ] = None,
+) -> None:
+    """Re-score a topic's stored mentions with the current lexicon and config, and recompute
+    the sentiment of the affected buckets exactly (mention counts do not change)."""
+    from monitor.rescore import rescore_topic
+    from monitor.runtime import Runtime
+    from monitor.storage.engine import session_scope
+
+    start = _since(since)
+    with reporting_errors():
+        runtime = Runtime.start(settings_or_exit())
+    try:
+        if topic not in {t.name for t in runtime.config.topics}:
+            known = ", ".join(t.name for t in runtime.config.topics)
+            raise fail(f"unknown topic {topic!r} (known: {known})", code=2)
+        with reporting_errors(), session_scope(runtime.sessions) as session:
+            result = rescore_topic(session, runtime.scorer, topic, since=start)
+    finally:
+        runtime.close()
+    out.print(
+        f"{result.topic}: re-scored {result.mentions} mentions ({result.changed} changed label "
+        f"or method), recomputed {result.buckets} buckets"
+    )
 
 
 def _stored_bucket_width(settings: Settings) -> timedelta:

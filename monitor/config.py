@@ -71,6 +71,7 @@ class TopicConfig(_Strict):
     # Boosts, reposts, crossposts and retweets: by default they add to the original's
     # engagement and the original counts once; true counts each one as a mention.
     count_reposts: bool = False
+    fandom_lexicon: bool = True  # score with the fan-slang layer on VADER (monitor/lexicon.py)
 
     @field_validator("name")
     @classmethod
@@ -473,6 +474,44 @@ NotifierConfig = Annotated[
 ]
 
 
+Valence = Annotated[float, Field(ge=-4.0, le=4.0)]
+
+
+class SentimentConfig(_Strict):
+    """Scoring settings. `extra_words` and `extra_emoji` extend the fandom lexicon (valence on
+    VADER's -4 .. +4 scale) for every topic that has `fandom_lexicon = true`.
+
+    Example::
+
+        [sentiment]
+        emoji_only = true
+        extra_words = { bop = 2.0, flop = -2.0 }
+        extra_emoji = { "🫡" = 1.0 }
+    """
+
+    emoji_only: bool = True  # score the emoji of posts in languages VADER cannot read
+    extra_words: dict[str, Valence] = Field(default_factory=dict)
+    extra_emoji: dict[str, Valence] = Field(default_factory=dict)
+
+    @field_validator("extra_words")
+    @classmethod
+    def _single_tokens(cls, value: dict[str, float]) -> dict[str, float]:
+        from monitor.lexicon import check_word
+
+        for word in value:
+            check_word(word)
+        return value
+
+    @field_validator("extra_emoji")
+    @classmethod
+    def _single_emoji(cls, value: dict[str, float]) -> dict[str, float]:
+        from monitor.lexicon import check_emoji
+
+        for emoji in value:
+            check_emoji(emoji)
+        return value
+
+
 class MonitorConfig(_Strict):
     """The whole configuration file."""
 
@@ -484,6 +523,7 @@ class MonitorConfig(_Strict):
     worker: WorkerConfig = WorkerConfig()
     api: ApiConfig = ApiConfig()
     notifiers: list[NotifierConfig] = Field(default_factory=list)
+    sentiment: SentimentConfig = SentimentConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> MonitorConfig:

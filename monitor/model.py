@@ -56,6 +56,14 @@ class BucketCount:
     positive: int = 0
     neutral: int = 0
     negative: int = 0
+    scored_vader: int = 0  # `scored` split by method (monitor/scoring.py)
+    scored_fandom: int = 0
+    scored_emoji: int = 0
+
+    @property
+    def unscored(self) -> int:
+        """Return how many mentions have no sentiment (languages VADER cannot read)."""
+        return self.count - self.scored
 
     @property
     def mean_compound(self) -> float | None:

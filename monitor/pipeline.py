@@ -7,7 +7,7 @@ import logging
 import os
 import random
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,13 +17,15 @@ from monitor.config import STREAM_KINDS
 from monitor.episodes import Episode, decide_episode, judge_latest
 from monitor.errors import SourceError
 from monitor.health import check_sources, update_source_alert
+from monitor.language import detect_language
 from monitor.matching import Matcher
 from monitor.model import Post
 from monitor.paging import collect_pages
 from monitor.runtime import Runtime
 from monitor.schedule import next_poll_after_failure, next_poll_after_success
+from monitor.scoring import Scorer
 from monitor.secrets import redact, resolve_secrets
-from monitor.sentiment import score_text
+from monitor.sentiment import MAX_SCORED_CHARS
 from monitor.sources import FeedState, source_for
 from monitor.storage import queries
 from monitor.storage.engine import session_scope
@@ -53,12 +55,15 @@ def match_and_score(
     topics: set[str] | None = None,
     repost_topics: set[str] | None = None,
     originals: Collection[str] | None = None,
+    scorer: Scorer | None = None,
 ) -> list[queries.MatchedPost]:
-    """Return the posts that mention a topic (limited to `topics` if given), each scored once.
+    """Return the posts that mention a topic (limited to `topics` if given), each with its
+    language (the network's, else detected) and scored once per topic it mentions.
     A repost of a post in `originals` (seen in this batch or stored) counts as a mention only
     of the topics in `repost_topics` (those configured with `count_reposts`); otherwise it
     is kept without mentions, to add to its original. A repost of an original never seen
     counts like any post: it is the first sighting of that content."""
+    scorer = scorer or Scorer.plain()
     matched = []
     for post in posts:
         hits = matcher.topics_in(post.text, lang=post.lang)
@@ -68,7 +73,15 @@ def match_and_score(
             continue
         if post.repost_of is not None and (originals is None or post.repost_of in originals):
             hits = {name: terms for name, terms in hits.items() if name in (repost_topics or ())}
-        matched.append(queries.MatchedPost(post, hits, score_text(post.text) if hits else None))
+        if not hits:
+            matched.append(queries.MatchedPost(post, hits, None))
+            continue
+        lang = detect_language(post.text[:MAX_SCORED_CHARS], declared=post.lang)
+        post = replace(post, lang=lang)
+        # Per topic: each topic masks its own titles before scoring.
+        scores = scorer.score_topics(post.text, hits, lang=lang)
+        first = next(iter(scores.values()))
+        matched.append(queries.MatchedPost(post, hits, first.sentiment, scores))
     return matched
 
 
@@ -188,7 +201,12 @@ def poll_feed(
     wanted = {p.repost_of for p in posts if p.repost_of} - {p.external_id for p in posts}
     originals = {p.external_id for p in posts} | (set(stored(wanted)) if wanted else set())
     matched = match_and_score(
-        posts, runtime.matcher, topics=topics, repost_topics=repost_topics, originals=originals
+        posts,
+        runtime.matcher,
+        topics=topics,
+        repost_topics=repost_topics,
+        originals=originals,
+        scorer=runtime.scorer,
     )
     # Posts, mentions, timeline counters, validators and cursor commit together or not at all.
     with session_scope(runtime.sessions) as session:

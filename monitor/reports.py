@@ -23,6 +23,11 @@ HISTORY_FIELDS = (
     "positive_share",
     "neutral_share",
     "negative_share",
+    # Added later; kept last so readers of the first columns are unaffected.
+    "unscored",
+    "scored_vader",
+    "scored_fandom",
+    "scored_emoji",
 )
 
 
@@ -70,7 +75,8 @@ def alert_records(
 
 
 def history_record(bucket: BucketCount) -> dict[str, Any]:
-    """Return one history bucket as its documented JSON object (shares over scored mentions)."""
+    """Return one history bucket as its documented JSON object: mentions, how many were scored
+    and by which method, and the mean and shares over the scored mentions only."""
 
     def share(part: int) -> float | None:
         return round(part / bucket.scored, 4) if bucket.scored else None
@@ -80,6 +86,10 @@ def history_record(bucket: BucketCount) -> dict[str, Any]:
         "start": _iso(bucket.start),
         "count": bucket.count,
         "scored": bucket.scored,
+        "unscored": bucket.unscored,
+        "scored_vader": bucket.scored_vader,
+        "scored_fandom": bucket.scored_fandom,
+        "scored_emoji": bucket.scored_emoji,
         "mean_compound": None if mean is None else round(mean, 4),
         "positive_share": share(bucket.positive),
         "neutral_share": share(bucket.neutral),

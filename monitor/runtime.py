@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.config import MonitorConfig, load_config
 from monitor.detectors import Detector, make_detector
 from monitor.matching import Matcher
+from monitor.scoring import Scorer
 from monitor.settings import Settings
 from monitor.sources.fetch import make_client
 from monitor.storage.engine import make_engine, make_session_factory, session_scope
@@ -48,6 +49,10 @@ class Runtime:
     @cached_property
     def matcher(self) -> Matcher:
         return Matcher.compile(self.config.topics)
+
+    @cached_property
+    def scorer(self) -> Scorer:
+        return Scorer.from_config(self.config)
 
     @cached_property
     def detector(self) -> Detector:

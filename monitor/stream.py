@@ -72,7 +72,13 @@ def _store_batch(
 ) -> tuple[int, int]:
     topics = {t.name for t in runtime.config.feed_topics(feed)}
     repost_topics = {t.name for t in runtime.config.topics if t.count_reposts}
-    matched = match_and_score(posts, runtime.matcher, topics=topics, repost_topics=repost_topics)
+    matched = match_and_score(
+        posts,
+        runtime.matcher,
+        topics=topics,
+        repost_topics=repost_topics,
+        scorer=runtime.scorer,
+    )
     # Posts, mentions, counters and the cursor commit together: a crash re-reads the batch.
     with session_scope(runtime.sessions) as session:
         stored = queries.store_matched_posts(

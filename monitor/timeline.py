@@ -72,13 +72,16 @@ def rollup(buckets: Sequence[BucketCount], width: timedelta) -> list[BucketCount
     merged: dict[datetime, list[float]] = {}
     for bucket in buckets:
         key = bucket_start(bucket.start, width)
-        acc = merged.setdefault(key, [0, 0.0, 0, 0, 0, 0])
+        acc = merged.setdefault(key, [0, 0.0, 0, 0, 0, 0, 0, 0, 0])
         acc[0] += bucket.count
         acc[1] += bucket.sentiment_sum
         acc[2] += bucket.scored
         acc[3] += bucket.positive
         acc[4] += bucket.neutral
         acc[5] += bucket.negative
+        acc[6] += bucket.scored_vader
+        acc[7] += bucket.scored_fandom
+        acc[8] += bucket.scored_emoji
     return [
         BucketCount(
             start=key,
@@ -88,6 +91,9 @@ def rollup(buckets: Sequence[BucketCount], width: timedelta) -> list[BucketCount
             positive=int(acc[3]),
             neutral=int(acc[4]),
             negative=int(acc[5]),
+            scored_vader=int(acc[6]),
+            scored_fandom=int(acc[7]),
+            scored_emoji=int(acc[8]),
         )
         for key, acc in sorted(merged.items())
     ]

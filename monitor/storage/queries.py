@@ -9,13 +9,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from monitor.config import STREAM_KINDS, MonitorConfig
 from monitor.errors import UnknownTopicError
 from monitor.model import BucketCount, Post, Sentiment
+from monitor.scoring import Scored
 from monitor.storage.tables import (
     AlertRow,
     Feed,
@@ -32,11 +33,28 @@ _CHUNK = 400  # rows per INSERT; far below SQLite's bound-parameter limit
 
 @dataclass(frozen=True, slots=True)
 class MatchedPost:
-    """A post with the topics it mentions (topic -> matched terms) and its sentiment."""
+    """A post with the topics it mentions (topic -> matched terms) and its sentiment: per topic
+    in `scores` when given (titles are masked per topic), else `sentiment` for all."""
 
     post: Post
     topics: dict[str, tuple[str, ...]]
     sentiment: Sentiment | None
+    scores: dict[str, Scored] | None = None
+
+    def scored(self, topic: str) -> Scored:
+        """Return the sentiment of this post for `topic` and how it was scored."""
+        if self.scores is not None and topic in self.scores:
+            return self.scores[topic]
+        method = "vader" if self.sentiment is not None else "unscored"
+        return Scored(self.post.lang, method, self.sentiment)
+
+
+# Timeline column counting the mentions scored by each method.
+METHOD_COLUMNS = {
+    "vader": "scored_vader",
+    "vader+fandom": "scored_fandom",
+    "emoji-only": "scored_emoji",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +235,8 @@ def store_matched_posts(
     mention_rows = []
     for key, item in unique.items():
         for topic, terms in item.topics.items():
-            sentiment = item.sentiment
+            scored = item.scored(topic)
+            sentiment = scored.sentiment
             mention_rows.append(
                 {
                     "post_id": post_ids[key],
@@ -229,20 +248,29 @@ def store_matched_posts(
                     "pos": sentiment.pos if sentiment else None,
                     "neu": sentiment.neu if sentiment else None,
                     "neg": sentiment.neg if sentiment else None,
-                    "label": sentiment.label if sentiment else "unscored",
+                    "label": scored.label,
+                    "method": scored.method,
                 }
             )
     table = MentionRow.__table__
-    increments: dict[tuple[int, datetime], list[float]] = defaultdict(lambda: [0, 0.0, 0, 0, 0, 0])
+    increments: dict[tuple[int, datetime], list[float]] = defaultdict(
+        lambda: [0, 0.0, 0, 0, 0, 0, 0, 0, 0]
+    )
     new_mentions = 0
     for chunk in _chunks(mention_rows):
         inserted = session.execute(
             _insert(session, table)
             .values(list(chunk))
             .on_conflict_do_nothing(index_elements=["post_id", "topic_id"])
-            .returning(table.c.topic_id, table.c.bucket_start, table.c.compound, table.c.label)
+            .returning(
+                table.c.topic_id,
+                table.c.bucket_start,
+                table.c.compound,
+                table.c.label,
+                table.c.method,
+            )
         )
-        for topic_id, bucket, compound, label in inserted:
+        for topic_id, bucket, compound, label, method in inserted:
             new_mentions += 1
             acc = increments[(topic_id, bucket)]
             acc[0] += 1
@@ -252,6 +280,9 @@ def store_matched_posts(
             acc[3] += label == "positive"
             acc[4] += label == "neutral"
             acc[5] += label == "negative"
+            acc[6] += compound is not None and method == "vader"
+            acc[7] += compound is not None and method == "vader+fandom"
+            acc[8] += compound is not None and method == "emoji-only"
     _add_to_timeline(session, increments)
     return StoreResult(
         new_posts=new_posts, new_mentions=new_mentions, inserted=frozenset(inserted_keys)
@@ -330,6 +361,9 @@ def _add_to_timeline(session: Session, increments: dict[tuple[int, datetime], li
             positive=int(acc[3]),
             neutral=int(acc[4]),
             negative=int(acc[5]),
+            scored_vader=int(acc[6]),
+            scored_fandom=int(acc[7]),
+            scored_emoji=int(acc[8]),
         )
         excluded = statement.excluded
         session.execute(
@@ -342,6 +376,9 @@ def _add_to_timeline(session: Session, increments: dict[tuple[int, datetime], li
                     "positive": table.c.positive + excluded.positive,
                     "neutral": table.c.neutral + excluded.neutral,
                     "negative": table.c.negative + excluded.negative,
+                    "scored_vader": table.c.scored_vader + excluded.scored_vader,
+                    "scored_fandom": table.c.scored_fandom + excluded.scored_fandom,
+                    "scored_emoji": table.c.scored_emoji + excluded.scored_emoji,
                 },
             )
         )
@@ -472,6 +509,9 @@ def load_buckets(
             positive=row.positive,
             neutral=row.neutral,
             negative=row.negative,
+            scored_vader=row.scored_vader,
+            scored_fandom=row.scored_fandom,
+            scored_emoji=row.scored_emoji,
         )
         for row in rows
     ]
@@ -563,3 +603,114 @@ def mentions_since(session: Session, feed_id: int, since: datetime) -> int:
         )
         or 0
     )
+
+
+def mentions_for_rescore(
+    session: Session, topic_id: int, *, since: datetime | None = None
+) -> list[tuple[int, str, str | None, datetime]]:
+    """Return (mention id, post text, post language, bucket start) of a topic's mentions
+    published at or after `since` (all if None), oldest first."""
+    query = (
+        select(MentionRow.id, PostRow.text, PostRow.lang, MentionRow.bucket_start)
+        .join(PostRow, PostRow.id == MentionRow.post_id)
+        .where(MentionRow.topic_id == topic_id)
+        .order_by(MentionRow.published_at, MentionRow.id)
+    )
+    if since is not None:
+        query = query.where(MentionRow.published_at >= since)
+    return [tuple(row) for row in session.execute(query)]  # type: ignore[misc]
+
+
+def update_mention_scores(session: Session, scores: Sequence[tuple[int, Scored]]) -> None:
+    """Store new sentiment, label and method on the mentions given by id."""
+    table = MentionRow.__table__
+    rows = [
+        {
+            "mention_id": mention_id,
+            "new_compound": scored.sentiment.compound if scored.sentiment else None,
+            "new_pos": scored.sentiment.pos if scored.sentiment else None,
+            "new_neu": scored.sentiment.neu if scored.sentiment else None,
+            "new_neg": scored.sentiment.neg if scored.sentiment else None,
+            "new_label": scored.label,
+            "new_method": scored.method,
+        }
+        for mention_id, scored in scores
+    ]
+
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("mention_id"))
+        .values(
+            compound=bindparam("new_compound"),
+            pos=bindparam("new_pos"),
+            neu=bindparam("new_neu"),
+            neg=bindparam("new_neg"),
+            label=bindparam("new_label"),
+            method=bindparam("new_method"),
+        )
+    )
+    for chunk in _chunks(rows):
+        session.connection().execute(statement, list(chunk))
+
+
+def recompute_bucket_sentiment(session: Session, topic_id: int, buckets: Iterable[datetime]) -> int:
+    """Recompute the sentiment counters of the given buckets of a topic from their mention rows
+    (mention counts are left as they are); return how many buckets were updated."""
+    updated = 0
+    starts = sorted(set(buckets))
+    scored = MentionRow.compound.is_not(None)
+
+    def count_where(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    for chunk in _chunks(starts):
+        totals = session.execute(
+            select(
+                MentionRow.bucket_start,
+                func.coalesce(func.sum(MentionRow.compound), 0.0),
+                count_where(scored),
+                count_where(MentionRow.label == "positive"),
+                count_where(MentionRow.label == "neutral"),
+                count_where(MentionRow.label == "negative"),
+                # Rows from before method was stored were all scored by stock VADER.
+                count_where(
+                    and_(scored, or_(MentionRow.method == "vader", MentionRow.method.is_(None)))
+                ),
+                count_where(and_(scored, MentionRow.method == "vader+fandom")),
+                count_where(and_(scored, MentionRow.method == "emoji-only")),
+            )
+            .where(MentionRow.topic_id == topic_id, MentionRow.bucket_start.in_(list(chunk)))
+            .group_by(MentionRow.bucket_start)
+        )
+        for start, total, n, pos, neu, neg, vader, fandom, emoji in totals:
+            session.execute(
+                update(TimelineBucket)
+                .where(TimelineBucket.topic_id == topic_id, TimelineBucket.bucket_start == start)
+                .values(
+                    sentiment_sum=float(total),
+                    scored=int(n),
+                    positive=int(pos),
+                    neutral=int(neu),
+                    negative=int(neg),
+                    scored_vader=int(vader),
+                    scored_fandom=int(fandom),
+                    scored_emoji=int(emoji),
+                )
+            )
+            updated += 1
+    return updated
+
+
+def mention_labels(
+    session: Session, mention_ids: Sequence[int]
+) -> dict[int, tuple[str, str | None]]:
+    """Return {mention id: (label, method)} for the given mentions."""
+    labels: dict[int, tuple[str, str | None]] = {}
+    for chunk in _chunks(list(mention_ids)):
+        rows = session.execute(
+            select(MentionRow.id, MentionRow.label, MentionRow.method).where(
+                MentionRow.id.in_(list(chunk))
+            )
+        )
+        labels.update({id_: (label, method) for id_, label, method in rows})
+    return labels

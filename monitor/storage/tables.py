@@ -122,6 +122,8 @@ class MentionRow(Base):
     neu: Mapped[float | None] = mapped_column(Float)
     neg: Mapped[float | None] = mapped_column(Float)
     label: Mapped[str] = mapped_column(String(16))
+    # "vader", "vader+fandom", "emoji-only" or "unscored" (monitor/scoring.py)
+    method: Mapped[str | None] = mapped_column(String(16))
 
 
 class TimelineBucket(Base):
@@ -139,6 +141,10 @@ class TimelineBucket(Base):
     positive: Mapped[int] = mapped_column(Integer, default=0)
     neutral: Mapped[int] = mapped_column(Integer, default=0)
     negative: Mapped[int] = mapped_column(Integer, default=0)
+    # `scored` split by method; count - scored mentions are unscored (other languages).
+    scored_vader: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    scored_fandom: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    scored_emoji: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AlertRow(Base):
