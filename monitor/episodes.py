@@ -89,3 +89,51 @@ def decide_episode(
     if quiet_buckets >= resolve_after_buckets:
         return EpisodeChange("resolve", complete[-1])
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodePolicy:
+    """When an episode opens, stays open and resolves.
+
+    `resolve_after_buckets` consecutive calm buckets (tail probability above
+    `calm_p_value`, i.e. back within ordinary variation) resolve it; no new episode opens
+    within `cooldown_minutes` of the last one resolving.
+    """
+
+    resolve_after_buckets: int = 3
+    calm_p_value: float = 0.01
+    cooldown_minutes: int = 360
+    # Huginn-style peaks: the episode is its opening bucket alone (cooldown from there).
+    single_bucket: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeState:
+    """What the episode rules remember between buckets (stored on the alert row live)."""
+
+    open_since: datetime | None = None
+    calm_buckets: int = 0
+    resolved_bucket: datetime | None = None
+
+
+def step_episode(
+    state: EpisodeState, verdict: Verdict, policy: EpisodePolicy, *, width: timedelta
+) -> tuple[EpisodeState, str | None]:
+    """Return the next state and the action on this bucket: "open", "update" (anomalous or
+    still elevated), "resolve", "suppressed" (anomalous in the cooldown) or None."""
+    if state.open_since is None:
+        if not verdict.anomalous:
+            return state, None
+        if state.resolved_bucket is not None and verdict.bucket_start - state.resolved_bucket < (
+            timedelta(minutes=policy.cooldown_minutes)
+        ):
+            return state, "suppressed"
+        if policy.single_bucket:
+            return EpisodeState(resolved_bucket=verdict.bucket_start), "open"
+        return EpisodeState(open_since=verdict.bucket_start), "open"
+    if verdict.anomalous or verdict.score <= policy.calm_p_value:
+        return EpisodeState(open_since=state.open_since), "update"
+    calm = state.calm_buckets + 1
+    if calm >= policy.resolve_after_buckets:
+        return EpisodeState(resolved_bucket=verdict.bucket_start), "resolve"
+    return EpisodeState(open_since=state.open_since, calm_buckets=calm), "hold"
