@@ -149,10 +149,9 @@ def run(name: str, detector, policy: EpisodePolicy, corpus) -> tuple[list[FileRe
     """Return the per-file results of one detector and its run time in seconds."""
     began = time.perf_counter()
     results = []
-    max_p = getattr(detector, "max_p_value", 1e-6)
     for _file, starts, values, windows, labels in corpus:
         verdicts = verdicts_for(detector, values, starts, WIDTH)
-        rows, _ = replay(verdicts, policy, max_p_value=max_p, width=WIDTH)
+        rows, _ = replay(verdicts, policy, width=WIDTH)
         results.append(score_file([row.alert for row in rows], windows, labels))
     return results, time.perf_counter() - began
 
@@ -185,7 +184,7 @@ def main() -> None:
         (
             "seasonal (this project's default, balanced)",
             detector_from_preset("balanced"),
-            EpisodePolicy(),
+            EpisodePolicy(max_p_value=detector_from_preset("balanced").max_p_value),
         ),
         (
             "Huginn PeakDetector rule, defaults",

@@ -1,22 +1,25 @@
 """Replay a series through a detector and the episode rules: what would have alerted, when.
 
-`alert` on a row is true when an alert episode opens on that bucket, or the bucket is
-anomalous while the episode is still open. Buckets in the cooldown after an episode, and
-buckets that are only "still elevated" (keeping an episode open without being anomalous),
-are not alerts. This is the definition the benchmark scores and `monitor backtest` prints.
+`alert` on a row is true on the bucket where an alert episode opens, and on a bucket where
+the open episode escalates to a higher severity (minor -> major -> critical): the buckets on
+which a user is told something new. The rest of an episode (anomalous or still elevated
+buckets that change nothing but its peak and excess), buckets in the cooldown after an
+episode, and calm buckets are not alert rows. This is the definition the benchmark scores
+and `monitor backtest` prints.
 """
 
 from __future__ import annotations
 
 import csv
+import inspect
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from monitor.detectors.base import Detector
 from monitor.detectors.seasonal import score_of
-from monitor.episodes import EpisodePolicy, EpisodeState, step_episode
+from monitor.episodes import SEVERITIES, EpisodePolicy, EpisodeState, step_episode
 from monitor.model import Verdict
 from monitor.timeline import as_utc
 
@@ -31,7 +34,7 @@ class BacktestRow:
     tail: float
     score: float
     alert: bool
-    action: str | None  # "open", "update", "resolve" or None
+    action: str | None  # "open", "escalate", "update", "resolve", "suppressed" or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class ReplayedAlert:
     tail: float
     excess: float
     alert_rows: int
+    severity: str
 
 
 def read_series_csv(path: str | Path) -> tuple[list[datetime], list[int]]:
@@ -82,6 +86,8 @@ def verdicts_for(
     scan = getattr(detector, "scan", None)
     if scan is not None and not skip:
         return list(scan(values, starts, width))
+    if scan is not None and "excluded" in inspect.signature(scan).parameters:
+        return list(scan(values, starts, width, excluded=sorted(skip)))
     known: list[int | None] = [None if i in skip else v for i, v in enumerate(values)]
     size = detector.history_buckets(width)
     return [
@@ -96,43 +102,42 @@ def verdicts_for(
     ]
 
 
+@dataclass(slots=True)
+class _Open:
+    opened: datetime
+    peak: Verdict
+    excess: float = 0.0
+    alert_rows: int = 0
+    severity: int = 0
+
+
 def replay(
     verdicts: Sequence[Verdict],
     policy: EpisodePolicy,
     *,
-    max_p_value: float,
     width: timedelta,
     excluded: Iterable[int] = (),
 ) -> tuple[list[BacktestRow], list[ReplayedAlert]]:
-    """Return the per-bucket rows and the alert episodes the verdicts produce."""
+    """Return the per-bucket rows and the alert episodes the verdicts produce (rows in
+    `excluded` are never anomalous: a source was failing)."""
     skip = set(excluded)
     state = EpisodeState()
     rows: list[BacktestRow] = []
     alerts: list[ReplayedAlert] = []
-    current: dict[str, object] | None = None
+    current: _Open | None = None
     for index, verdict in enumerate(verdicts):
         if index in skip:
-            verdict = Verdict(
-                verdict.bucket_start,
-                verdict.observed,
-                verdict.expected,
-                1.0,
-                False,
-                verdict.complete,
-            )
+            verdict = replace(verdict, score=1.0, anomalous=False)
         state, action = step_episode(state, verdict, policy, width=width)
-        alert = action == "open" or (action == "update" and verdict.anomalous)
+        alert = action in ("open", "escalate")
         if action == "open":
-            current = {"opened": verdict.bucket_start, "peak": verdict, "excess": 0.0, "rows": 0}
-        if current is not None and action in ("open", "update", "hold"):
-            current["excess"] = float(current["excess"]) + max(
-                0.0, verdict.observed - verdict.expected
-            )  # type: ignore[arg-type]
-            peak = current["peak"]
-            assert isinstance(peak, Verdict)
-            if verdict.observed > peak.observed:
-                current["peak"] = verdict
-            current["rows"] = int(current["rows"]) + int(alert)  # type: ignore[call-overload]
+            current = _Open(verdict.bucket_start, verdict)
+        if current is not None and action in ("open", "escalate", "update", "hold"):
+            current.excess += max(0.0, verdict.observed - verdict.expected)
+            if verdict.observed > current.peak.observed:
+                current.peak = verdict
+            current.alert_rows += alert
+            current.severity = max(current.severity, state.severity)
         if action == "resolve" and current is not None:
             alerts.append(_finish(current, verdict.bucket_start))
             current = None
@@ -142,7 +147,7 @@ def replay(
                 value=verdict.observed,
                 expected=verdict.expected,
                 tail=verdict.score,
-                score=round(score_of(verdict.score, max_p_value), 6),
+                score=round(score_of(verdict.score, policy.max_p_value), 6),
                 alert=alert,
                 action=action if action != "hold" else None,
             )
@@ -152,16 +157,15 @@ def replay(
     return rows, alerts
 
 
-def _finish(current: dict[str, object], resolved: datetime | None) -> ReplayedAlert:
-    peak = current["peak"]
-    assert isinstance(peak, Verdict)
+def _finish(current: _Open, resolved: datetime | None) -> ReplayedAlert:
     return ReplayedAlert(
-        opened=current["opened"],  # type: ignore[arg-type]
+        opened=current.opened,
         resolved=resolved,
-        peak_bucket=peak.bucket_start,
-        peak=peak.observed,
-        expected_at_peak=peak.expected,
-        tail=peak.score,
-        excess=round(float(current["excess"]), 2),  # type: ignore[arg-type]
-        alert_rows=int(current["rows"]),  # type: ignore[call-overload]
+        peak_bucket=current.peak.bucket_start,
+        peak=current.peak.observed,
+        expected_at_peak=current.peak.expected,
+        tail=current.peak.score,
+        excess=round(current.excess, 2),
+        alert_rows=current.alert_rows,
+        severity=SEVERITIES[max(current.severity, 1) - 1],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -91,18 +92,30 @@ def decide_episode(
     return None
 
 
+SEVERITIES = ("minor", "major", "critical")
+
+
+def severity_level(tail: float, max_p_value: float) -> int:
+    """Return 1 (minor), 2 (major) or 3 (critical): how many times rarer than the alert
+    threshold the tail probability is, on a log scale (p, p^2, p^4)."""
+    ratio = math.log10(max(tail, 1e-300)) / math.log10(max_p_value)
+    return 3 if ratio >= 4 else 2 if ratio >= 2 else 1
+
+
 @dataclass(frozen=True, slots=True)
 class EpisodePolicy:
-    """When an episode opens, stays open and resolves.
+    """When an episode opens, stays open, escalates and resolves.
 
     `resolve_after_buckets` consecutive calm buckets (tail probability above
     `calm_p_value`, i.e. back within ordinary variation) resolve it; no new episode opens
-    within `cooldown_minutes` of the last one resolving.
+    within `cooldown_minutes` of the last one resolving. Severity is measured against
+    `max_p_value`, the detector's alert threshold.
     """
 
     resolve_after_buckets: int = 3
     calm_p_value: float = 0.01
-    cooldown_minutes: int = 360
+    cooldown_minutes: int = 720
+    max_p_value: float = 1e-6
     # Huginn-style peaks: the episode is its opening bucket alone (cooldown from there).
     single_bucket: bool = False
 
@@ -114,13 +127,16 @@ class EpisodeState:
     open_since: datetime | None = None
     calm_buckets: int = 0
     resolved_bucket: datetime | None = None
+    severity: int = 0
 
 
 def step_episode(
     state: EpisodeState, verdict: Verdict, policy: EpisodePolicy, *, width: timedelta
 ) -> tuple[EpisodeState, str | None]:
-    """Return the next state and the action on this bucket: "open", "update" (anomalous or
-    still elevated), "resolve", "suppressed" (anomalous in the cooldown) or None."""
+    """Return the next state and the action on this bucket: "open", "escalate" (anomalous
+    and of a higher severity than before), "update" (anomalous or still elevated), "hold"
+    (calm, not yet resolved), "resolve", "suppressed" (anomalous in the cooldown) or None."""
+    level = severity_level(verdict.score, policy.max_p_value) if verdict.anomalous else 0
     if state.open_since is None:
         if not verdict.anomalous:
             return state, None
@@ -130,10 +146,15 @@ def step_episode(
             return state, "suppressed"
         if policy.single_bucket:
             return EpisodeState(resolved_bucket=verdict.bucket_start), "open"
-        return EpisodeState(open_since=verdict.bucket_start), "open"
+        return EpisodeState(open_since=verdict.bucket_start, severity=level), "open"
+    if level > state.severity:
+        return EpisodeState(open_since=state.open_since, severity=level), "escalate"
     if verdict.anomalous or verdict.score <= policy.calm_p_value:
-        return EpisodeState(open_since=state.open_since), "update"
+        return EpisodeState(open_since=state.open_since, severity=state.severity), "update"
     calm = state.calm_buckets + 1
     if calm >= policy.resolve_after_buckets:
         return EpisodeState(resolved_bucket=verdict.bucket_start), "resolve"
-    return EpisodeState(open_since=state.open_since, calm_buckets=calm), "hold"
+    return (
+        EpisodeState(open_since=state.open_since, calm_buckets=calm, severity=state.severity),
+        "hold",
+    )

@@ -60,3 +60,26 @@ def mad(values: Sequence[float], center: float) -> float:
 def log_surprise(tail: float) -> float:
     """Return -log10 of a tail probability, capped at 300 so 0 stays finite."""
     return min(300.0, -math.log10(max(tail, 1e-300)))
+
+
+def nb_log10_upper(observed: float, expected: float, dispersion: float) -> float:
+    """Return log10 P(X >= observed) under `nb_upper`'s distribution, staying finite where the
+    tail underflows (there the point probability P(X = observed) stands in: a lower bound
+    that orders the extreme cases)."""
+    tail = nb_upper(observed, expected, dispersion)
+    if tail > 1e-280:
+        return math.log10(tail)
+    x = math.ceil(observed)
+    mu = max(expected, 1e-12)
+    if dispersion <= 1e-9:
+        log_p = x * math.log(mu) - mu - math.lgamma(x + 1)
+    else:
+        size = 1.0 / dispersion
+        log_p = (
+            math.lgamma(x + size)
+            - math.lgamma(size)
+            - math.lgamma(x + 1)
+            + size * math.log(size / (size + mu))
+            + x * math.log(mu / (size + mu))
+        )
+    return log_p / math.log(10)

@@ -12,24 +12,33 @@ For the bucket being judged it looks only at buckets before it (causal):
   dispersion of a negative binomial, so a noisy topic needs a larger jump than a calm one,
   and a topic with 0-2 posts per bucket is judged by count probabilities, not a z-score.
 
-The bucket is anomalous when the tail probability of its count (or of the sum of the last
+A bucket is a candidate when the tail probability of its count (or of the sum of the last
 `sustain_buckets`, which catches hours-long raised levels whose single buckets look
 ordinary) is at most `max_p_value`, and it exceeds the expectation by `min_excess` mentions
-and `min_ratio` times. No verdict is anomalous before `warmup_days` of history exist.
+and `min_ratio` times.
+
+Real mention series are burstier than any fitted count model: a busy topic has a few
+"impossible" buckets every day (a retweet cascade, a bot). So a candidate is anomalous only
+when it is also more surprising than the `calibration_rank`-th most surprising bucket of
+the previous `calibration_days` days: the topic's own record of ordinary bursts sets the bar.
+Taking the second rather than the largest keeps one past spike from raising the bar for a
+week. No verdict is anomalous before `warmup_days` of history exist.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
-from monitor.detectors.counts import log_surprise, mad, median, nb_lower, nb_upper
+from monitor.detectors.counts import log_surprise, mad, median, nb_log10_upper, nb_lower
 from monitor.model import Verdict
 
 DAY = timedelta(days=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Each value's own Poisson noise is part of its spread; a level this low would make the
 # relative dispersion of a near-empty topic explode.
 _MIN_LEVEL = 1.0
@@ -52,13 +61,20 @@ class SeasonalDetector:
     min_ratio: float = 1.5
     min_dispersion: float = 0.01
     warmup_days: float = 1.0
+    calibration_days: int = 7
+    calibration_rank: int = 2
     direction: str = "up"
 
     def history_buckets(self, width: timedelta) -> int:
         """Return how many buckets of history one verdict reads (its whole cost)."""
+        return self._baseline_buckets(width) + self._calibration_buckets(width)
+
+    def _baseline_buckets(self, width: timedelta) -> int:
         per_day = max(1, round(DAY / width))
-        half_slot = self._half_slot(width)
-        return self.days * per_day + half_slot + 1
+        return self.days * per_day + self._half_slot(width) + 1
+
+    def _calibration_buckets(self, width: timedelta) -> int:
+        return self.calibration_days * max(1, round(DAY / width))
 
     def _half_slot(self, width: timedelta) -> int:
         return max(0, round(timedelta(minutes=self.slot_minutes) / width / 2))
@@ -119,34 +135,99 @@ class SeasonalDetector:
     ) -> Verdict:
         """Return the verdict on one bucket given the counts before it (oldest first, None
         where unknown); `score` is the smaller of the one-bucket and sustained tails."""
+        history = list(history[-self.history_buckets(width) :])
+        size = self._baseline_buckets(width)
+        first = max(0, len(history) - self._calibration_buckets(width))
+        past = [
+            None
+            if history[i] is None
+            else self.candidate(history[max(0, i - size) : i], history[i], width=width)
+            for i in range(first, len(history))
+        ]
+        verdict = self.candidate(history[-size:], observed, width=width, complete=complete)
+        return self._calibrated(verdict, [v.log_surprise for v in past if v], bucket_start)
+
+    def scan(
+        self,
+        counts: Sequence[int],
+        starts: Sequence[datetime],
+        width: timedelta,
+        excluded: Sequence[int] = (),
+    ) -> list[Verdict]:
+        """Return the verdict on every bucket of a series, each from the buckets before it
+        only (the same verdicts as `evaluate` on each prefix, computed once each)."""
+        skip = set(excluded)
+        known: list[int | None] = [None if i in skip else v for i, v in enumerate(counts)]
+        size = self._baseline_buckets(width)
+        reference = self._calibration_buckets(width)
+        candidates = [
+            self.candidate(known[max(0, i - size) : i], value, width=width)
+            for i, value in enumerate(counts)
+        ]
+        surprise = [0.0 if known[i] is None else v.log_surprise for i, v in enumerate(candidates)]
+        return [
+            self._calibrated(verdict, surprise[max(0, i - reference) : i], starts[i])
+            for i, verdict in enumerate(candidates)
+        ]
+
+    def _calibrated(
+        self, verdict: Verdict, past_surprise: Sequence[float], bucket_start: datetime
+    ) -> Verdict:
+        anomalous = verdict.anomalous
+        if anomalous and len(past_surprise) >= self.calibration_rank:
+            bar = heapq.nlargest(self.calibration_rank, past_surprise)[-1]
+            anomalous = verdict.log_surprise > bar
+        return replace(verdict, bucket_start=bucket_start, anomalous=anomalous)
+
+    def candidate(
+        self,
+        history: Sequence[int | None],
+        observed: int,
+        *,
+        width: timedelta,
+        complete: bool = True,
+        bucket_start: datetime | None = None,
+    ) -> Verdict:
+        """Return the uncalibrated verdict on one bucket: tail probability and whether it
+        passes the count tests (before comparison with the topic's recent bursts)."""
+        bucket_start = bucket_start or EPOCH
         fit = self.baseline(history, width=width)
         if fit is None:
             return Verdict(bucket_start, observed, 0.0, 1.0, False, complete)
         expected, dispersion, _ = fit
-        tail = self._tail(observed, expected, dispersion)
-        anomalous = tail <= self.max_p_value and self._large(observed, expected)
+        log_tail = self._log_tail(observed, expected, dispersion)
+        threshold = math.log10(self.max_p_value)
+        anomalous = log_tail <= threshold and self._large(observed, expected)
         if self.sustain_buckets > 1 and complete:
-            recent = [v for v in history[len(history) - self.sustain_buckets + 1 :]]
+            recent = list(history[len(history) - self.sustain_buckets + 1 :])
             if len(recent) == self.sustain_buckets - 1 and None not in recent:
                 total = observed + sum(v for v in recent if v is not None)
                 total_expected = expected * self.sustain_buckets
-                sustained = self._tail(total, total_expected, dispersion)
+                sustained = self._log_tail(total, total_expected, dispersion)
                 # Every bucket of a raised level must be above expectation, or one spike
                 # followed by quiet would count as a raised level again.
                 raised = all(
                     v is not None and self._beyond(v, expected) for v in [*recent, observed]
                 )
-                if raised and sustained < tail:
-                    tail = sustained
+                if raised and sustained < log_tail:
+                    log_tail = sustained
                     anomalous = anomalous or (
-                        sustained <= self.max_p_value and self._large(total, total_expected)
+                        sustained <= threshold and self._large(total, total_expected)
                     )
-        return Verdict(bucket_start, observed, round(expected, 4), tail, anomalous, complete)
+        return Verdict(
+            bucket_start,
+            observed,
+            round(expected, 4),
+            10.0**log_tail,
+            anomalous,
+            complete,
+            surprise=-log_tail,
+        )
 
-    def _tail(self, observed: float, expected: float, dispersion: float) -> float:
+    def _log_tail(self, observed: float, expected: float, dispersion: float) -> float:
         if self.direction == "down":
-            return nb_lower(observed, expected, dispersion)
-        return nb_upper(observed, expected, dispersion)
+            return math.log10(max(nb_lower(observed, expected, dispersion), 1e-300))
+        return nb_log10_upper(observed, expected, dispersion)
 
     def _beyond(self, observed: float, expected: float) -> bool:
         return observed < expected if self.direction == "down" else observed > expected
