@@ -41,6 +41,34 @@ class _Strict(BaseModel):
 NonEmptyText = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
 
 
+Preset = Literal["sensitive", "balanced", "strict"]
+AlertKind = Literal["spike", "drop"]
+PValue = Annotated[float, Field(gt=0, lt=0.5)]
+
+
+class DetectorOptions(_Strict):
+    """Sensitivity of the seasonal detector: a preset, and explicit parameters that override
+    it (unset ones come from the preset). Also valid per topic as `[topics.detection]`::
+
+        [[topics]]
+        name = "love-letter"
+        phrases = ["Love Letter"]
+        [topics.detection]
+        preset = "sensitive"
+        alerts = ["spike", "drop"]
+        cooldown_minutes = 120
+    """
+
+    preset: Preset | None = None
+    max_p_value: PValue | None = None
+    min_excess: Annotated[float, Field(ge=0)] | None = None
+    min_ratio: Annotated[float, Field(ge=1.0)] | None = None
+    days: Annotated[int, Field(ge=1, le=28)] | None = None
+    calibration_days: Annotated[int, Field(ge=0, le=28)] | None = None
+    cooldown_minutes: Annotated[int, Field(ge=0, le=10_080)] | None = None
+    alerts: list[AlertKind] | None = None
+
+
 class TopicConfig(_Strict):
     """A tracked topic: a post mentions it when a phrase, alias or hashtag occurs (and, if
     `require_any` is set, one of those context terms too) and no exclusion occurs."""
@@ -52,6 +80,7 @@ class TopicConfig(_Strict):
     require_any: list[NonEmptyText] = Field(default_factory=list)
     exclusions: list[NonEmptyText] = Field(default_factory=list)
     languages: list[Annotated[str, Field(pattern=r"^[a-z]{2,3}$")]] = Field(default_factory=list)
+    detection: DetectorOptions | None = None
 
     @field_validator("name")
     @classmethod
@@ -107,16 +136,28 @@ class TimelineConfig(_Strict):
 
 
 class DetectionConfig(_Strict):
-    """Settings of the spike detector (see monitor/detectors)."""
+    """Settings of the detector (see monitor/detectors) and of alert episodes.
 
-    detector: Literal["poisson"] = "poisson"
+    `detector` is "seasonal" (the default), or a baseline kept for comparison: "poisson",
+    "peak" (Huginn's rule), "robust-z". `preset` and the explicit parameters tune the
+    seasonal detector; `min_count`, `baseline_buckets` and, if set, `max_p_value` and
+    `min_ratio` tune "poisson".
+    """
+
+    detector: Literal["seasonal", "poisson", "peak", "robust-z"] = "seasonal"
+    preset: Preset = "balanced"
     interval_seconds: Annotated[int, Field(ge=5, le=3600)] = 60
     baseline_buckets: Annotated[int, Field(ge=12, le=10_000)] = 288
     min_history_buckets: Annotated[int, Field(ge=1, le=10_000)] = 36
     min_count: Annotated[int, Field(ge=1)] = 10
-    max_p_value: Annotated[float, Field(gt=0, lt=0.5)] = 1e-4
-    min_ratio: Annotated[float, Field(ge=1.0)] = 3.0
-    resolve_after_buckets: Annotated[int, Field(ge=1, le=1000)] = 2
+    max_p_value: PValue | None = None
+    min_excess: Annotated[float, Field(ge=0)] | None = None
+    min_ratio: Annotated[float, Field(ge=1.0)] | None = None
+    days: Annotated[int, Field(ge=1, le=28)] | None = None
+    calibration_days: Annotated[int, Field(ge=0, le=28)] | None = None
+    cooldown_minutes: Annotated[int, Field(ge=0, le=10_080)] = 720
+    alerts: list[AlertKind] = Field(default_factory=lambda: ["spike"])
+    resolve_after_buckets: Annotated[int, Field(ge=1, le=1000)] = 3
     sample_posts: Annotated[int, Field(ge=0, le=50)] = 5
 
 

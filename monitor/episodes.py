@@ -6,11 +6,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from monitor.detectors.base import Detector
 from monitor.model import BucketCount, Verdict
 from monitor.timeline import bucket_start, zero_filled
+
+if TYPE_CHECKING:  # the detectors package imports this module
+    from monitor.detectors.base import Detector
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,13 +22,14 @@ class Episode:
     opened_bucket: datetime
     last_bucket: datetime
     peak_count: int
+    severity: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class EpisodeChange:
     """What to do with the topic's alert: open one, extend the open one, or resolve it."""
 
-    action: Literal["open", "update", "resolve"]
+    action: Literal["open", "escalate", "update", "resolve"]
     verdict: Verdict | None = None
 
 
@@ -53,16 +56,19 @@ def judge_latest(
     for index, complete in ((len(series) - 2, True), (len(series) - 1, False)):
         history_from = max(0, index - baseline_buckets)
         # Buckets before the topic's first mention are unknown, not quiet.
-        history = [
-            count
+        history: list[int | None] = [
+            count if bucket.start >= first_bucket else None
             for bucket, count in zip(
                 series[history_from:index], counts[history_from:index], strict=True
             )
-            if bucket.start >= first_bucket
         ]
         verdicts.append(
             detector.evaluate(
-                history, counts[index], bucket_start=series[index].start, complete=complete
+                history,
+                counts[index],
+                bucket_start=series[index].start,
+                width=width,
+                complete=complete,
             )
         )
     return verdicts
@@ -158,3 +164,41 @@ def step_episode(
         EpisodeState(open_since=state.open_since, calm_buckets=calm, severity=state.severity),
         "hold",
     )
+
+
+def decide_alert(
+    episode: Episode | None,
+    verdicts: Sequence[Verdict],
+    policy: EpisodePolicy,
+    *,
+    width: timedelta,
+    resolved_bucket: datetime | None,
+) -> EpisodeChange | None:
+    """Return the change to a topic's alert of one kind given the latest verdicts (the last
+    complete bucket and the one filling), or None. The live counterpart of `step_episode`:
+    idempotent when the same buckets are judged again by the next run."""
+    anomalous = [verdict for verdict in verdicts if verdict.anomalous]
+    if episode is None:
+        if not anomalous:
+            return None
+        first = anomalous[0]
+        if resolved_bucket is not None and first.bucket_start - resolved_bucket < timedelta(
+            minutes=policy.cooldown_minutes
+        ):
+            return None  # in the cooldown after the last episode
+        return EpisodeChange("open", first)
+    if anomalous:
+        strongest = max(anomalous, key=lambda verdict: verdict.log_surprise)
+        if severity_level(strongest.score, policy.max_p_value) > episode.severity:
+            return EpisodeChange("escalate", strongest)
+        return EpisodeChange("update", max(anomalous, key=lambda v: v.observed))
+    complete = [verdict for verdict in verdicts if verdict.complete]
+    if not complete:
+        return None
+    latest = complete[-1]
+    if latest.score <= policy.calm_p_value:
+        return EpisodeChange("update", latest)  # still elevated: the episode goes on
+    calm_buckets = (latest.bucket_start - episode.last_bucket) / width
+    if calm_buckets >= policy.resolve_after_buckets:
+        return EpisodeChange("resolve", latest)
+    return None

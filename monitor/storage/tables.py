@@ -156,3 +156,6 @@ class AlertRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    severity: Mapped[str] = mapped_column(String(16), default="minor", server_default="minor")
+    explanation: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    resolved_bucket: Mapped[datetime | None] = mapped_column(UTCDateTime)

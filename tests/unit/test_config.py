@@ -58,7 +58,8 @@ def test_minimal_config_gets_defaults() -> None:
 
     assert config.feeds == []
     assert config.timeline.bucket_minutes == 5
-    assert config.detection.detector == "poisson"
+    assert config.detection.detector == "seasonal"
+    assert config.detection.preset == "balanced"
     with pytest.raises(KeyError):
         config.topic("missing")
 

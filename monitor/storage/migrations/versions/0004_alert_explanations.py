@@ -1,0 +1,29 @@
+"""alert severity, explanation and the bucket an episode resolved on
+
+Revision ID: 0004
+Revises: 0001
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("severity", sa.String(length=16), nullable=False, server_default="minor")
+        )
+        batch_op.add_column(sa.Column("explanation", sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column("resolved_bucket", sa.DateTime(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_column("resolved_bucket")
+        batch_op.drop_column("explanation")
+        batch_op.drop_column("severity")
