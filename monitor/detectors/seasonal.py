@@ -22,7 +22,11 @@ Real mention series are burstier than any fitted count model: a busy topic has a
 when it is also more surprising than the `calibration_rank`-th most surprising bucket of
 the previous `calibration_days` days: the topic's own record of ordinary bursts sets the bar.
 Taking the second rather than the largest keeps one past spike from raising the bar for a
-week. No verdict is anomalous before `warmup_days` of history exist.
+week.
+
+Warm-up: no verdict is anomalous before `warmup_minutes` of known history exist. Until a
+full day of history exists there is no same-time-of-day value yet, so the expectation is the
+median of all the history seen so far (no daily rhythm), and the dispersion its spread.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ _MIN_LEVEL = 1.0
 class SeasonalDetector:
     """Seasonal negative-binomial detector. Options (see the module docstring): `days`,
     `slot_minutes`, `level_minutes`, `sustain_buckets`, `max_p_value`, `min_excess`,
-    `min_ratio`, `min_dispersion`, `warmup_days`, `direction` ("up" for spikes, "down"
+    `min_ratio`, `min_dispersion`, `warmup_minutes`, `direction` ("up" for spikes, "down"
     for drops)."""
 
     kind: ClassVar[str] = "seasonal"
@@ -60,7 +64,7 @@ class SeasonalDetector:
     min_excess: float = 5.0
     min_ratio: float = 1.5
     min_dispersion: float = 0.01
-    warmup_days: float = 1.0
+    warmup_minutes: int = 180
     calibration_days: int = 7
     calibration_rank: int = 2
     direction: str = "up"
@@ -108,12 +112,19 @@ class SeasonalDetector:
             normalized.extend(v / day_level for v in values)
             past = [v for v in history[max(0, centre - level_n) : centre] if v is not None]
             past_level_values.extend(past)
-        if used_days == 0 or used_days < self.warmup_days:
-            return None
+        if used_days == 0:
+            known = [float(v) for v in history if v is not None]
+            if len(known) * width < timedelta(minutes=self.warmup_minutes):
+                return None
+            # Less than a day seen: one flat level, its spread around itself.
+            slot_values = known
+            level = max(_MIN_LEVEL, median(known))
+            day_levels = [level]
+            normalized = [v / level for v in known]
         seasonal = median(slot_values)
         recent = [v for v in history[max(0, n - level_n) :] if v is not None]
         ratio = 1.0
-        if recent and past_level_values:
+        if used_days and recent and past_level_values:
             ratio = (median(recent) + 1.0) / (median(past_level_values) + 1.0)
         expected = max(0.2, seasonal * ratio)
         # Relative spread of same-slot values around their day's level, less its Poisson
