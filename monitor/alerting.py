@@ -102,7 +102,7 @@ def _apply(
 ) -> AlertRow | None:
     verdict = change.verdict
     assert verdict is not None
-    level = severity_level(verdict.score, policy.max_p_value) if verdict.anomalous else 1
+    level = severity_level(verdict) if verdict.anomalous else 1
     if change.action == "open":
         row = AlertRow(
             topic_id=topic_id,

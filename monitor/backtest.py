@@ -20,8 +20,8 @@ from pathlib import Path
 from monitor.detectors.base import Detector
 from monitor.detectors.seasonal import score_of
 from monitor.episodes import SEVERITIES, EpisodePolicy, EpisodeState, step_episode
-from monitor.model import Verdict
-from monitor.timeline import as_utc
+from monitor.model import BucketCount, Verdict
+from monitor.timeline import as_utc, bucket_start, zero_filled
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,4 +168,33 @@ def _finish(current: _Open, resolved: datetime | None) -> ReplayedAlert:
         excess=round(current.excess, 2),
         alert_rows=current.alert_rows,
         severity=SEVERITIES[max(current.severity, 1) - 1],
+    )
+
+
+def replay_stored(
+    buckets: Sequence[BucketCount],
+    *,
+    detector: Detector,
+    policy: EpisodePolicy,
+    width: timedelta,
+    first_bucket: datetime | None,
+    start: datetime,
+    end: datetime,
+) -> tuple[list[BacktestRow], list[ReplayedAlert]]:
+    """Return the rows and alerts of a stored timeline replayed from `start` to `end` (the
+    detector also reads its history window before `start`; buckets before the topic's
+    first mention are unknown)."""
+    if first_bucket is None:
+        return [], []
+    history_start = start - width * detector.history_buckets(width)
+    series = zero_filled(buckets, start=history_start, end=end, width=width)
+    unknown = [i for i, bucket in enumerate(series) if bucket.start < first_bucket]
+    values = [bucket.count for bucket in series]
+    starts = [bucket.start for bucket in series]
+    verdicts = verdicts_for(detector, values, starts, width, excluded=unknown)
+    rows, alerts = replay(verdicts, policy, width=width, excluded=unknown)
+    begin = bucket_start(start, width)
+    return (
+        [row for row in rows if row.start >= begin],
+        [alert for alert in alerts if alert.opened >= begin],
     )

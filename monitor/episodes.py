@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -101,11 +100,15 @@ def decide_episode(
 SEVERITIES = ("minor", "major", "critical")
 
 
-def severity_level(tail: float, max_p_value: float) -> int:
-    """Return 1 (minor), 2 (major) or 3 (critical): how many times rarer than the alert
-    threshold the tail probability is, on a log scale (p, p^2, p^4)."""
-    ratio = math.log10(max(tail, 1e-300)) / math.log10(max_p_value)
-    return 3 if ratio >= 4 else 2 if ratio >= 2 else 1
+def severity_level(verdict: Verdict) -> int:
+    """Return 1 (minor), 2 (major) or 3 (critical) by how far the count is from its
+    expectation: under 4 times (or a quarter, for drops), under 16 times, or beyond.
+    The tail probability already decided that the bucket is anomalous; the size of the
+    change is what a reader weighs next."""
+    ratio = (verdict.observed + 1.0) / (verdict.expected + 1.0)
+    if ratio < 1:
+        ratio = 1 / ratio
+    return 3 if ratio >= 16 else 2 if ratio >= 4 else 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +117,8 @@ class EpisodePolicy:
 
     `resolve_after_buckets` consecutive calm buckets (tail probability above
     `calm_p_value`, i.e. back within ordinary variation) resolve it; no new episode opens
-    within `cooldown_minutes` of the last one resolving. Severity is measured against
-    `max_p_value`, the detector's alert threshold.
+    within `cooldown_minutes` of the last one resolving. `max_p_value` is the detector's
+    alert threshold (the 0-1 score of a replay is 0.5 there).
     """
 
     resolve_after_buckets: int = 3
@@ -142,7 +145,7 @@ def step_episode(
     """Return the next state and the action on this bucket: "open", "escalate" (anomalous
     and of a higher severity than before), "update" (anomalous or still elevated), "hold"
     (calm, not yet resolved), "resolve", "suppressed" (anomalous in the cooldown) or None."""
-    level = severity_level(verdict.score, policy.max_p_value) if verdict.anomalous else 0
+    level = severity_level(verdict) if verdict.anomalous else 0
     if state.open_since is None:
         if not verdict.anomalous:
             return state, None
@@ -188,8 +191,8 @@ def decide_alert(
             return None  # in the cooldown after the last episode
         return EpisodeChange("open", first)
     if anomalous:
-        strongest = max(anomalous, key=lambda verdict: verdict.log_surprise)
-        if severity_level(strongest.score, policy.max_p_value) > episode.severity:
+        strongest = max(anomalous, key=severity_level)
+        if severity_level(strongest) > episode.severity:
             return EpisodeChange("escalate", strongest)
         return EpisodeChange("update", max(anomalous, key=lambda v: v.observed))
     complete = [verdict for verdict in verdicts if verdict.complete]
