@@ -85,17 +85,23 @@ class SeasonalDetector:
 
     def baseline(
         self, history: Sequence[int | None], *, width: timedelta
-    ) -> tuple[float, float, int] | None:
-        """Return (expected count, dispersion, days of history used) for the bucket right
-        after `history`, or None when there is not enough known history."""
+    ) -> tuple[float, float, int, float, float] | None:
+        """Return (expected count, dispersion, days of history used, seasonal count, level
+        ratio before the sustained window) for the bucket right after `history`, or None
+        when there is not enough known history."""
         per_day = max(1, round(DAY / width))
         half = self._half_slot(width)
-        level_n = max(1, round(timedelta(minutes=self.level_minutes) / width))
+        # A level read from fewer than three buckets is mostly noise.
+        level_n = max(3, round(timedelta(minutes=self.level_minutes) / width))
+        # For the sustained test the level is read before the window it sums over, so a
+        # raised level is judged against the level it rose from, not against itself.
+        lag = max(0, self.sustain_buckets - 1)
         n = len(history)
         slot_values: list[float] = []
         day_levels: list[float] = []
         normalized: list[float] = []
         past_level_values: list[float] = []
+        lagged_level_values: list[float] = []
         used_days = 0
         for day in range(1, self.days + 1):
             centre = n - day * per_day  # index of the same clock time `day` days ago
@@ -110,8 +116,14 @@ class SeasonalDetector:
             day_level = max(_MIN_LEVEL, median(values))
             day_levels.append(day_level)
             normalized.extend(v / day_level for v in values)
-            past = [v for v in history[max(0, centre - level_n) : centre] if v is not None]
-            past_level_values.extend(past)
+            past_level_values.extend(
+                v for v in history[max(0, centre - level_n) : centre] if v is not None
+            )
+            lagged_level_values.extend(
+                v
+                for v in history[max(0, centre - lag - level_n) : max(0, centre - lag)]
+                if v is not None
+            )
         if used_days == 0:
             known = [float(v) for v in history if v is not None]
             if len(known) * width < timedelta(minutes=self.warmup_minutes):
@@ -122,10 +134,10 @@ class SeasonalDetector:
             day_levels = [level]
             normalized = [v / level for v in known]
         seasonal = median(slot_values)
-        recent = [v for v in history[max(0, n - level_n) :] if v is not None]
-        ratio = 1.0
-        if used_days and recent and past_level_values:
-            ratio = (median(recent) + 1.0) / (median(past_level_values) + 1.0)
+        ratio = self._ratio(history[max(0, n - level_n) :], past_level_values, used_days)
+        lagged = self._ratio(
+            history[max(0, n - lag - level_n) : max(0, n - lag)], lagged_level_values, used_days
+        )
         expected = max(0.2, seasonal * ratio)
         # Relative spread of same-slot values around their day's level, less its Poisson
         # part: the negative binomial's dispersion (variance = mu + dispersion * mu^2).
@@ -133,7 +145,16 @@ class SeasonalDetector:
         spread = 1.4826 * mad(normalized, centre_norm)
         typical_level = median(day_levels)
         dispersion = max(self.min_dispersion, spread**2 - 1.0 / typical_level)
-        return expected, dispersion, used_days
+        return expected, dispersion, used_days, seasonal, lagged
+
+    @staticmethod
+    def _ratio(recent: Sequence[int | None], past: Sequence[float], used_days: int) -> float:
+        """Return how much busier the recent buckets are than the same minutes on past days
+        (1 without same-time history)."""
+        known = [v for v in recent if v is not None]
+        if not (used_days and known and past):
+            return 1.0
+        return (median(known) + 1.0) / (median(past) + 1.0)
 
     def evaluate(
         self,
@@ -149,13 +170,22 @@ class SeasonalDetector:
         history = list(history[-self.history_buckets(width) :])
         size = self._baseline_buckets(width)
         first = max(0, len(history) - self._calibration_buckets(width))
-        past = [
-            None
-            if history[i] is None
-            else self.candidate(history[max(0, i - size) : i], history[i], width=width)
-            for i in range(first, len(history))
-        ]
-        verdict = self.candidate(history[-size:], observed, width=width, complete=complete)
+        past: list[Verdict | None] = []
+        expectations: list[float | None] = [None] * first
+        for i in range(first, len(history)):
+            value = history[i]
+            if value is None:
+                past.append(None)
+                expectations.append(None)
+                continue
+            candidate, seasonal = self.candidate(
+                history[max(0, i - size) : i], value, width=width, previous=expectations
+            )
+            past.append(candidate)
+            expectations.append(seasonal)
+        verdict, _ = self.candidate(
+            history[-size:], observed, width=width, complete=complete, previous=expectations
+        )
         return self._calibrated(verdict, [v.log_surprise for v in past if v], bucket_start)
 
     def scan(
@@ -171,10 +201,14 @@ class SeasonalDetector:
         known: list[int | None] = [None if i in skip else v for i, v in enumerate(counts)]
         size = self._baseline_buckets(width)
         reference = self._calibration_buckets(width)
-        candidates = [
-            self.candidate(known[max(0, i - size) : i], value, width=width)
-            for i, value in enumerate(counts)
-        ]
+        candidates: list[Verdict] = []
+        expectations: list[float | None] = []
+        for i, value in enumerate(counts):
+            candidate, seasonal = self.candidate(
+                known[max(0, i - size) : i], value, width=width, previous=expectations
+            )
+            candidates.append(candidate)
+            expectations.append(seasonal if known[i] is not None else None)
         surprise = [0.0 if known[i] is None else v.log_surprise for i, v in enumerate(candidates)]
         return [
             self._calibrated(verdict, surprise[max(0, i - reference) : i], starts[i])
@@ -198,34 +232,42 @@ class SeasonalDetector:
         width: timedelta,
         complete: bool = True,
         bucket_start: datetime | None = None,
-    ) -> Verdict:
-        """Return the uncalibrated verdict on one bucket: tail probability and whether it
-        passes the count tests (before comparison with the topic's recent bursts)."""
+        previous: Sequence[float | None] = (),
+    ) -> tuple[Verdict, float | None]:
+        """Return the uncalibrated verdict on one bucket (tail probability, and whether it
+        passes the count tests before comparison with the topic's recent bursts) and its
+        seasonal count. `previous` holds the seasonal counts of the buckets before it
+        (aligned to the end of `history`; None where unknown), for the sustained test."""
         bucket_start = bucket_start or EPOCH
         fit = self.baseline(history, width=width)
         if fit is None:
-            return Verdict(bucket_start, observed, 0.0, 1.0, False, complete)
-        expected, dispersion, _ = fit
+            return Verdict(bucket_start, observed, 0.0, 1.0, False, complete), None
+        expected, dispersion, _, seasonal, lagged = fit
         log_tail = self._log_tail(observed, expected, dispersion)
         threshold = math.log10(self.max_p_value)
         anomalous = log_tail <= threshold and self._large(observed, expected)
-        if self.sustain_buckets > 1 and complete:
-            recent = list(history[len(history) - self.sustain_buckets + 1 :])
-            if len(recent) == self.sustain_buckets - 1 and None not in recent:
-                total = observed + sum(v for v in recent if v is not None)
-                total_expected = expected * self.sustain_buckets
+        others = self.sustain_buckets - 1
+        if others > 0 and complete and len(previous) >= others and len(history) >= others:
+            recent = list(history[len(history) - others :])
+            recent_seasonal = list(previous[len(previous) - others :])
+            if None not in recent and None not in recent_seasonal:
+                counts = [v for v in recent if v is not None]
+                means = [max(0.2, m * lagged) for m in recent_seasonal if m is not None]
+                mean_now = max(0.2, seasonal * lagged)
+                total = observed + sum(counts)
+                total_expected = mean_now + sum(means)
                 sustained = self._log_tail(total, total_expected, dispersion)
-                # Every bucket of a raised level must be above expectation, or one spike
-                # followed by quiet would count as a raised level again.
-                raised = all(
-                    v is not None and self._beyond(v, expected) for v in [*recent, observed]
-                )
+                # Every bucket of a raised level must be above its own expectation, or one
+                # spike followed by quiet would count as a raised level again.
+                raised = (
+                    self._beyond(observed, mean_now) and self._beyond(observed, expected)
+                ) and all(self._beyond(v, m) for v, m in zip(counts, means, strict=True))
                 if raised and sustained < log_tail:
                     log_tail = sustained
                     anomalous = anomalous or (
                         sustained <= threshold and self._large(total, total_expected)
                     )
-        return Verdict(
+        verdict = Verdict(
             bucket_start,
             observed,
             round(expected, 4),
@@ -234,6 +276,7 @@ class SeasonalDetector:
             complete,
             surprise=-log_tail,
         )
+        return verdict, seasonal
 
     def _log_tail(self, observed: float, expected: float, dispersion: float) -> float:
         if self.direction == "down":
