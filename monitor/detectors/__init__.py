@@ -43,8 +43,16 @@ def _explicit(options: DetectionConfig | DetectorOptions | None) -> dict[str, An
     }
 
 
+# A slow climb is judged over three hours: long enough that no single bucket jumps.
+CLIMB_MINUTES = 180
+
+
 def make_detector(
-    settings: DetectionConfig, topic: DetectorOptions | None = None, *, direction: str = "up"
+    settings: DetectionConfig,
+    topic: DetectorOptions | None = None,
+    *,
+    direction: str = "up",
+    climb: bool = False,
 ) -> Any:
     """Return the configured detector with its parameters (a topic's options on top of the
     global ones; `direction` "down" looks for drops)."""
@@ -63,6 +71,8 @@ def make_detector(
         return RobustZDetector()
     preset = (topic.preset if topic and topic.preset else None) or settings.preset
     options = {**_explicit(settings), **_explicit(topic), "direction": direction}
+    if climb:
+        options["climb_minutes"] = CLIMB_MINUTES
     return detector_from_preset(preset, **options)
 
 
@@ -71,10 +81,13 @@ def topic_detectors(settings: DetectionConfig, topic: TopicConfig) -> dict[str, 
     kinds = (topic.detection.alerts if topic.detection else None) or settings.alerts
     detectors = {}
     for kind in kinds:
-        if kind == "drop" and settings.detector != SeasonalDetector.kind:
-            continue  # only the seasonal detector models drops
+        if kind != "spike" and settings.detector != SeasonalDetector.kind:
+            continue  # only the seasonal detector models drops and climbs
         detectors[kind] = make_detector(
-            settings, topic.detection, direction="down" if kind == "drop" else "up"
+            settings,
+            topic.detection,
+            direction="down" if kind == "drop" else "up",
+            climb=kind == "climb",
         )
     return detectors
 

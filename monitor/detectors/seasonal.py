@@ -60,6 +60,9 @@ class SeasonalDetector:
     slot_minutes: int = 60
     level_minutes: int = 60
     sustain_buckets: int = 6
+    # Slow climbs: no one-bucket test; the sum of the last `climb_minutes` must be
+    # improbable and rising (its later half above its earlier half).
+    climb_minutes: int | None = None
     max_p_value: float = 1e-6
     min_excess: float = 5.0
     min_ratio: float = 1.5
@@ -68,6 +71,12 @@ class SeasonalDetector:
     calibration_days: int = 7
     calibration_rank: int = 2
     direction: str = "up"
+
+    def _window(self, width: timedelta) -> int:
+        """Return how many buckets the sustained (or climb) test sums over."""
+        if self.climb_minutes is not None:
+            return max(2, round(timedelta(minutes=self.climb_minutes) / width))
+        return self.sustain_buckets
 
     def history_buckets(self, width: timedelta) -> int:
         """Return how many buckets of history one verdict reads (its whole cost)."""
@@ -95,7 +104,7 @@ class SeasonalDetector:
         level_n = max(3, round(timedelta(minutes=self.level_minutes) / width))
         # For the sustained test the level is read before the window it sums over, so a
         # raised level is judged against the level it rose from, not against itself.
-        lag = max(0, self.sustain_buckets - 1)
+        lag = max(0, self._window(width) - 1)
         n = len(history)
         slot_values: list[float] = []
         day_levels: list[float] = []
@@ -246,7 +255,9 @@ class SeasonalDetector:
         log_tail = self._log_tail(observed, expected, dispersion)
         threshold = math.log10(self.max_p_value)
         anomalous = log_tail <= threshold and self._large(observed, expected)
-        others = self.sustain_buckets - 1
+        if self.climb_minutes is not None:
+            log_tail, anomalous = 0.0, False  # only the window's sum counts
+        others = self._window(width) - 1
         if others > 0 and complete and len(previous) >= others and len(history) >= others:
             recent = list(history[len(history) - others :])
             recent_seasonal = list(previous[len(previous) - others :])
@@ -257,11 +268,17 @@ class SeasonalDetector:
                 total = observed + sum(counts)
                 total_expected = mean_now + sum(means)
                 sustained = self._log_tail(total, total_expected, dispersion)
-                # Every bucket of a raised level must be above its own expectation, or one
-                # spike followed by quiet would count as a raised level again.
-                raised = (
-                    self._beyond(observed, mean_now) and self._beyond(observed, expected)
-                ) and all(self._beyond(v, m) for v, m in zip(counts, means, strict=True))
+                if self.climb_minutes is not None:
+                    # A climb: the later half of the window beyond the earlier half.
+                    window = [*counts, observed]
+                    half = len(window) // 2
+                    raised = self._beyond(sum(window[-half:]), sum(window[:half]))
+                else:
+                    # Every bucket of a raised level must be above its own expectation, or
+                    # one spike followed by quiet would count as a raised level again.
+                    raised = (
+                        self._beyond(observed, mean_now) and self._beyond(observed, expected)
+                    ) and all(self._beyond(v, m) for v, m in zip(counts, means, strict=True))
                 if raised and sustained < log_tail:
                     log_tail = sustained
                     anomalous = anomalous or (

@@ -292,3 +292,18 @@ def test_explanation_carries_posts_mix_and_sentiment() -> None:
         before=[],
     )
     assert no_engagement["most_engaged_posts"] == [] and not no_engagement["engagement_reported"]
+
+
+def test_a_slow_climb_alerts_as_a_climb_though_no_bucket_jumps() -> None:
+    rng = random.Random(8)
+    width = FIVE
+    values = [poisson(rng, 30) for _ in range(288 * 3)]
+    climb_from = len(values) - 48  # four hours rising steadily from 30 to 90
+    for step, index in enumerate(range(climb_from, len(values))):
+        values[index] = poisson(rng, 30 + 1.25 * step)
+    starts = starts_of(values, width)
+    spikes = verdicts_for(detector_from_preset(), values, starts, width)
+    climbs = verdicts_for(detector_from_preset(climb_minutes=180), values, starts, width)
+    assert not any(v.anomalous for v in spikes[climb_from:])
+    assert any(v.anomalous for v in climbs[climb_from:])
+    assert not any(v.anomalous for v in climbs[288 : climb_from - 36])  # flat: no climb
