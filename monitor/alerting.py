@@ -6,12 +6,14 @@ explanation's post limits, never by how many mentions are stored.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from monitor.config import ExpectedEvent
 from monitor.episodes import (
     SEVERITIES,
     Episode,
@@ -53,9 +55,12 @@ def judge_topic(
     min_history_buckets: int,
     sample_posts: int,
     now: datetime,
+    topic: str = "",
+    expected_events: Sequence[ExpectedEvent] = (),
 ) -> TopicAlertOutcome | None:
     """Judge the topic's latest buckets and open, escalate, update or resolve its alert of
-    `kind`; return what changed, or None."""
+    `kind`; return what changed, or None. An expected event with action "suppress" keeps
+    an alert from opening during it; one with "annotate" is named in the explanation."""
     size = detector.history_buckets(width)
     stored = queries.load_buckets(
         session, topic_id, start=now - width * (size + 2), end=now + width
@@ -83,10 +88,22 @@ def judge_topic(
     )
     if change is None or change.verdict is None:
         return None
+    events = [e for e in expected_events if e.covers(topic, change.verdict.bucket_start)]
+    if change.action == "open" and any(e.action == "suppress" for e in events):
+        return None
     row = _apply(session, row, change, topic_id=topic_id, kind=kind, policy=policy, now=now)
     if row is None:
         return None
     _refresh(session, row, width=width, sample_posts=sample_posts)
+    opened_during = [e for e in expected_events if e.covers(topic, row.opened_bucket)]
+    if opened_during and row.explanation is not None:
+        row.explanation = {
+            **row.explanation,
+            "expected_events": [
+                {"name": e.name, "start": e.start.isoformat(), "end": e.end.isoformat()}
+                for e in opened_during
+            ],
+        }
     return TopicAlertOutcome(row.id, change.action, change.verdict, row.severity)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -161,6 +162,41 @@ class DetectionConfig(_Strict):
     sample_posts: Annotated[int, Field(ge=0, le=50)] = 5
 
 
+class ExpectedEvent(_Strict):
+    """A known event (an anniversary, a broadcast) during which alerts are expected: they are
+    annotated with its name, or not raised at all with `action = "suppress"`::
+
+        [[expected_events]]
+        name = "LWA anniversary live"
+        start = 2026-01-24T09:00:00Z
+        end = 2026-01-24T13:00:00Z
+        topics = ["love-letter"]      # default: every topic
+        action = "annotate"           # or "suppress"
+    """
+
+    name: NonEmptyText
+    start: datetime
+    end: datetime
+    topics: list[str] | None = None
+    action: Literal["annotate", "suppress"] = "annotate"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        # A time without offset is taken as UTC, like every time the monitor stores.
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ExpectedEvent:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    def covers(self, topic: str, moment: datetime) -> bool:
+        """Return whether this event applies to `topic` at `moment`."""
+        return (self.topics is None or topic in self.topics) and self.start <= moment < self.end
+
+
 class FetchConfig(_Strict):
     """Limits of every HTTP exchange with a feed."""
 
@@ -181,6 +217,7 @@ class MonitorConfig(_Strict):
     timeline: TimelineConfig = TimelineConfig()
     detection: DetectionConfig = DetectionConfig()
     fetch: FetchConfig = FetchConfig()
+    expected_events: list[ExpectedEvent] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_references(self) -> MonitorConfig:
@@ -197,6 +234,13 @@ class MonitorConfig(_Strict):
                 if topic not in names:
                     raise ValueError(
                         f"feeds[{index}].topics: unknown topic {topic!r} "
+                        f"(known: {', '.join(names)})"
+                    )
+        for index, event in enumerate(self.expected_events):
+            for topic in event.topics or []:
+                if topic not in names:
+                    raise ValueError(
+                        f"expected_events[{index}].topics: unknown topic {topic!r} "
                         f"(known: {', '.join(names)})"
                     )
         return self

@@ -189,6 +189,8 @@ def detect_spikes(runtime: Runtime, *, now: datetime) -> list[AlertChange]:
                     min_history_buckets=settings.min_history_buckets,
                     sample_posts=settings.sample_posts,
                     now=now,
+                    topic=topic.name,
+                    expected_events=runtime.config.expected_events,
                 )
             if outcome is not None:
                 changes.append(

@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from monitor import pipeline
@@ -162,3 +163,40 @@ def test_cli_shows_acknowledges_and_replays_the_episode(tmp_path: Path, sqlite_u
     assert replayed.returncode == 0, replayed.stderr
     rows = [json.loads(line) for line in replayed.stdout.splitlines()]
     assert [r["timestamp"] for r in rows if r["alert"]] == ["2026-05-04T12:00:00Z"]
+
+
+def calendar(action: str) -> str:
+    return (
+        "[[expected_events]]\n"
+        'name = "Love Letter live broadcast"\n'
+        "start = 2026-05-04T11:30:00Z\n"
+        "end = 2026-05-04T13:00:00Z\n"
+        'topics = ["love-letter"]\n'
+        f'action = "{action}"\n'
+    )
+
+
+@pytest.mark.parametrize("action", ["annotate", "suppress"])
+def test_an_expected_event_annotates_or_suppresses_the_alert(
+    tmp_path: Path, sqlite_url: str, action: str
+) -> None:
+    config = write_config(tmp_path / "monitor.toml", feeds=[], extra=calendar(action))
+    settings = make_settings(tmp_path, config, sqlite_url)
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    engine.dispose()
+    runtime = Runtime.start(settings)
+    try:
+        store(runtime, calm_posts(BURST - timedelta(hours=6), BURST), now=BURST)
+        store(runtime, [*burst_posts(), *calm_posts(BURST, BURST + WIDTH)], now=BURST + WIDTH)
+        changes = pipeline.detect_spikes(runtime, now=BURST + WIDTH + timedelta(seconds=20))
+        with session_scope(runtime.sessions) as session:
+            rows = list(session.scalars(select(AlertRow)))
+    finally:
+        runtime.close()
+    if action == "suppress":
+        assert changes == [] and rows == []
+    else:
+        assert [c.action for c in changes] == ["open"]
+        events = rows[0].explanation["expected_events"]
+        assert [event["name"] for event in events] == ["Love Letter live broadcast"]
