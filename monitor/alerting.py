@@ -57,6 +57,7 @@ def judge_topic(
     now: datetime,
     topic: str = "",
     expected_events: Sequence[ExpectedEvent] = (),
+    feed_ids: Sequence[int] = (),
 ) -> TopicAlertOutcome | None:
     """Judge the topic's latest buckets and open, escalate, update or resolve its alert of
     `kind`; return what changed, or None. An expected event with action "suppress" keeps
@@ -65,8 +66,12 @@ def judge_topic(
     stored = queries.load_buckets(
         session, topic_id, start=now - width * (size + 2), end=now + width
     )
+    outages = alert_queries.outage_buckets(
+        session, feed_ids, start=now - width * (size + 2), end=now + width
+    )
     verdicts = judge_latest(
         stored,
+        excluded=outages,
         detector=detector,
         now=now,
         width=width,

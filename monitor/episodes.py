@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
@@ -41,6 +41,7 @@ def judge_latest(
     baseline_buckets: int,
     min_history_buckets: int,
     first_bucket: datetime | None,
+    excluded: Collection[datetime] = (),
 ) -> list[Verdict]:
     """Return verdicts on the latest complete bucket and the one still filling at `now`,
     each against the `baseline_buckets` before it; none during warm-up."""
@@ -55,12 +56,16 @@ def judge_latest(
     for index, complete in ((len(series) - 2, True), (len(series) - 1, False)):
         history_from = max(0, index - baseline_buckets)
         # Buckets before the topic's first mention are unknown, not quiet.
+        # So are buckets in which a source serving the topic was failing.
         history: list[int | None] = [
-            count if bucket.start >= first_bucket else None
+            count if bucket.start >= first_bucket and bucket.start not in excluded else None
             for bucket, count in zip(
                 series[history_from:index], counts[history_from:index], strict=True
             )
         ]
+        if series[index].start in excluded:
+            verdicts.append(Verdict(series[index].start, counts[index], 0.0, 1.0, False, complete))
+            continue
         verdicts.append(
             detector.evaluate(
                 history,

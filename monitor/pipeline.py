@@ -17,7 +17,7 @@ from monitor.schedule import next_poll_after_failure, next_poll_after_success
 from monitor.sentiment import score_text
 from monitor.sources import FeedState, source_for
 from monitor.sources.fetch import fetch
-from monitor.storage import queries
+from monitor.storage import alert_queries, queries
 from monitor.storage.engine import session_scope
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,7 @@ def poll_feed(runtime: Runtime, feed_id: int, *, now: datetime) -> PollOutcome:
         name, kind, url = feed.name, feed.kind, feed.target
         interval, failures = feed.interval_seconds, feed.consecutive_failures
         etag, last_modified, cursor = feed.etag, feed.last_modified, feed.cursor
+        last_success = feed.last_success_at
     feed_config = next((f for f in runtime.config.feeds if f.name == name), None)
     topics = {t.name for t in runtime.config.feed_topics(feed_config)} if feed_config else None
     try:
@@ -110,6 +111,14 @@ def poll_feed(runtime: Runtime, feed_id: int, *, now: datetime) -> PollOutcome:
                 next_poll_at=next_poll_after_failure(
                     now, interval, failures + 1, retry_after_seconds=retry_after
                 ),
+            )
+            # The buckets since the last success are unknown for this feed's topics.
+            alert_queries.record_outage(
+                session,
+                feed_id,
+                since=last_success or now - runtime.bucket_width,
+                until=now,
+                width=runtime.bucket_width,
             )
         log.warning("poll failed", extra={"feed": name, "error": str(exc)})
         return PollOutcome(feed_id, name, "failed", error=f"{type(exc).__name__}: {exc}")
@@ -176,7 +185,15 @@ def detect_spikes(runtime: Runtime, *, now: datetime) -> list[AlertChange]:
     settings = runtime.config.detection
     width = runtime.bucket_width
     changes: list[AlertChange] = []
+    with session_scope(runtime.sessions) as session:
+        feed_ids = {feed.name: feed.id for feed in queries.list_feeds(session)}
     for topic in runtime.config.topics:
+        # Outages of the feeds that serve this topic are left out of its baselines.
+        serving = [
+            feed_ids[feed.name]
+            for feed in runtime.config.feeds
+            if feed.name in feed_ids and (feed.topics is None or topic.name in feed.topics)
+        ]
         for kind, detector in topic_detectors(settings, topic).items():
             with session_scope(runtime.sessions) as session:
                 outcome = judge_topic(
@@ -191,6 +208,7 @@ def detect_spikes(runtime: Runtime, *, now: datetime) -> list[AlertChange]:
                     now=now,
                     topic=topic.name,
                     expected_events=runtime.config.expected_events,
+                    feed_ids=serving,
                 )
             if outcome is not None:
                 changes.append(

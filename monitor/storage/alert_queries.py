@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from monitor.storage.tables import AlertRow, Feed, MentionRow, PostRow
+from monitor.storage.tables import AlertRow, Feed, FeedOutage, MentionRow, PostRow
+from monitor.timeline import bucket_start
 
 
 def last_resolved_bucket(session: Session, topic_id: int, kind: str) -> datetime | None:
@@ -100,3 +103,44 @@ def acknowledge(session: Session, alert_id: int, *, now: datetime) -> AlertRow |
     if row.status == "open":
         row.status = "acknowledged"
     return row
+
+
+# At most a week of 5-minute buckets is marked for one failure.
+MAX_OUTAGE_BUCKETS = 2016
+
+
+def record_outage(
+    session: Session, feed_id: int, *, since: datetime, until: datetime, width: timedelta
+) -> int:
+    """Mark the buckets from the one after `since` (the last success) to the one holding
+    `until` as an outage of the feed; return how many buckets were marked."""
+    first = bucket_start(since, width) + width
+    last = bucket_start(until, width)
+    first = max(first, last - width * (MAX_OUTAGE_BUCKETS - 1))
+    rows = []
+    moment = min(first, last)
+    while moment <= last:
+        rows.append({"feed_id": feed_id, "bucket_start": moment})
+        moment += width
+    table = FeedOutage.__table__
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    for start in range(0, len(rows), 400):
+        session.execute(insert(table).values(rows[start : start + 400]).on_conflict_do_nothing())
+    return len(rows)
+
+
+def outage_buckets(
+    session: Session, feed_ids: Sequence[int], *, start: datetime, end: datetime
+) -> set[datetime]:
+    """Return the buckets in [start, end) in which any of `feed_ids` was failing."""
+    if not feed_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(FeedOutage.bucket_start)
+            .where(FeedOutage.feed_id.in_(list(feed_ids)))
+            .where(FeedOutage.bucket_start >= start, FeedOutage.bucket_start < end)
+            .distinct()
+        )
+    )

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from monitor import pipeline
 from monitor.model import Post
 from monitor.runtime import Runtime
-from monitor.storage import queries
+from monitor.storage import alert_queries, queries
 from monitor.storage.engine import make_engine, session_scope
 from monitor.storage.migrate import upgrade
 from monitor.storage.tables import AlertRow
-from tests.conftest import REPO, make_settings, write_config
+from tests.conftest import REPO, FeedServer, Route, make_settings, write_config
 
 WIDTH = timedelta(minutes=5)
 BURST = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)  # a bucket boundary
@@ -200,3 +200,85 @@ def test_an_expected_event_annotates_or_suppresses_the_alert(
         assert [c.action for c in changes] == ["open"]
         events = rows[0].explanation["expected_events"]
         assert [event["name"] for event in events] == ["Love Letter live broadcast"]
+
+
+def busy_posts(start: datetime, end: datetime, per_bucket: int) -> list[Post]:
+    posts, moment = [], start
+    while moment < end:
+        posts.extend(
+            Post(
+                "test",
+                f"busy-{moment:%Y%m%d%H%M}-{k}",
+                CALM[k % 3],
+                moment + timedelta(seconds=10 * k),
+            )
+            for k in range(per_bucket)
+        )
+        moment += WIDTH
+    return posts
+
+
+@pytest.mark.parametrize("outage", [False, True])
+def test_a_silent_hour_is_a_drop_unless_the_source_was_failing(
+    tmp_path: Path, sqlite_url: str, outage: bool
+) -> None:
+    config = write_config(
+        tmp_path / "monitor.toml",
+        feeds=[{"name": "fans", "kind": "rss", "url": "http://127.0.0.1:9/feed.xml"}],
+    )
+    text = config.read_text()
+    config.write_text(text.replace('alerts = ["spike"]', 'alerts = ["spike", "drop"]', 1))
+    settings = make_settings(tmp_path, config, sqlite_url)
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    engine.dispose()
+    runtime = Runtime.start(settings)
+    quiet_end = BURST + 12 * WIDTH
+    try:
+        store(runtime, busy_posts(BURST - timedelta(hours=6), BURST, 10), now=BURST)
+        if outage:
+            with session_scope(runtime.sessions) as session:
+                feed_id = queries.list_feeds(session)[0].id
+                alert_queries.record_outage(
+                    session, feed_id, since=BURST - WIDTH, until=quiet_end, width=WIDTH
+                )
+        changes = []
+        for step in range(12):  # an hour with nothing stored
+            moment = BURST + (step + 1) * WIDTH + timedelta(seconds=20)
+            changes += pipeline.detect_spikes(runtime, now=moment)
+        # The source recovers and the posts of the outage hour arrive late.
+        store(runtime, busy_posts(BURST, quiet_end + 2 * WIDTH, 10), now=quiet_end + 2 * WIDTH)
+        changes += pipeline.detect_spikes(runtime, now=quiet_end + WIDTH + timedelta(seconds=20))
+    finally:
+        runtime.close()
+    opened = [(c.kind, c.action) for c in changes if c.action == "open"]
+    assert opened == ([] if outage else [("drop", "open")])
+
+
+def test_a_failed_poll_marks_the_buckets_since_the_last_success_as_an_outage(
+    tmp_path: Path, database_url: str, feed_server: FeedServer
+) -> None:
+    feed_server.routes["/down.xml"] = Route(status=500, body=b"oops", content_type="text/plain")
+    config = write_config(
+        tmp_path / "monitor.toml",
+        feeds=[{"name": "down", "kind": "rss", "url": feed_server.url("/down.xml")}],
+    )
+    settings = make_settings(tmp_path, config, database_url)
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+    runtime = Runtime.start(settings)
+    try:
+        with session_scope(runtime.sessions) as session:
+            feed = queries.list_feeds(session)[0]
+            feed.last_success_at = BURST - 3 * WIDTH + timedelta(seconds=30)
+            feed_id = feed.id
+        outcome = pipeline.poll_feed(runtime, feed_id, now=BURST + timedelta(seconds=40))
+        assert outcome.status == "failed"
+        with session_scope(runtime.sessions) as session:
+            marked = alert_queries.outage_buckets(
+                session, [feed_id], start=BURST - timedelta(hours=1), end=BURST + WIDTH
+            )
+    finally:
+        runtime.close()
+    assert marked == {BURST - 2 * WIDTH, BURST - WIDTH, BURST}
