@@ -6,7 +6,7 @@ explanation's post limits, never by how many mentions are stored.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,9 +24,10 @@ from monitor.episodes import (
     severity_level,
 )
 from monitor.explain import explain_episode
-from monitor.model import Verdict
+from monitor.model import BucketCount, Verdict
 from monitor.storage import alert_queries, queries
 from monitor.storage.tables import AlertRow
+from monitor.timeline import bucket_start, zero_filled
 
 # How far back the explanation looks for "before", and how many posts it reads at most.
 EXPLAIN_BASELINE = timedelta(hours=24)
@@ -69,16 +70,20 @@ def judge_topic(
     outages = alert_queries.outage_buckets(
         session, feed_ids, start=now - width * (size + 2), end=now + width
     )
-    verdicts = judge_latest(
-        stored,
-        excluded=outages,
-        detector=detector,
-        now=now,
-        width=width,
-        baseline_buckets=size,
-        min_history_buckets=min_history_buckets,
-        first_bucket=queries.first_bucket(session, topic_id),
-    )
+    first = queries.first_bucket(session, topic_id)
+    if hasattr(detector, "evaluate_share"):
+        verdicts = judge_share(stored, detector=detector, now=now, width=width, excluded=outages)
+    else:
+        verdicts = judge_latest(
+            stored,
+            excluded=outages,
+            detector=detector,
+            now=now,
+            width=width,
+            baseline_buckets=size,
+            min_history_buckets=min_history_buckets,
+            first_bucket=first,
+        )
     row = queries.open_alert(session, topic_id, kind)
     episode = None
     if row is not None:
@@ -110,6 +115,30 @@ def judge_topic(
             ],
         }
     return TopicAlertOutcome(row.id, change.action, change.verdict, row.severity)
+
+
+def judge_share(
+    stored: Sequence[BucketCount],
+    *,
+    detector: Any,
+    now: datetime,
+    width: timedelta,
+    excluded: Collection[datetime] = (),
+) -> list[Verdict]:
+    """Return the share detector's verdicts on the latest complete bucket and the one
+    filling at `now` (outage buckets unknown)."""
+    current = bucket_start(now, width)
+    size = detector.history_buckets(width)
+    series = zero_filled(
+        stored, start=current - width * (size + 1), end=current + width, width=width
+    )
+    known = [None if b.start in excluded else b for b in series]
+    verdicts = []
+    for index, complete in ((len(series) - 2, True), (len(series) - 1, False)):
+        if known[index] is None:
+            continue
+        verdicts.append(detector.evaluate_share(known[:index], series[index], complete=complete))
+    return verdicts
 
 
 def _apply(
@@ -175,7 +204,10 @@ def _refresh(session: Session, row: AlertRow, *, width: timedelta, sample_posts:
         session, row.topic_id, start=row.opened_bucket - EXPLAIN_BASELINE, end=row.opened_bucket
     )
     per_bucket = row.expected  # the expectation at the peak (or trough) bucket
-    if row.kind == "drop":
+    if row.kind == "sour":
+        # Negative mentions beyond the baseline share, in the window at the peak.
+        row.excess_mentions = round(max(0.0, row.observed - row.expected), 2)
+    elif row.kind == "drop":
         buckets = max(1, round((end - row.opened_bucket) / width))
         row.excess_mentions = round(per_bucket * buckets - sum(b.count for b in during), 2)
     else:

@@ -43,7 +43,7 @@ NonEmptyText = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")
 
 
 Preset = Literal["sensitive", "balanced", "strict"]
-AlertKind = Literal["spike", "drop", "climb"]
+AlertKind = Literal["spike", "drop", "climb", "sour"]
 PValue = Annotated[float, Field(gt=0, lt=0.5)]
 
 

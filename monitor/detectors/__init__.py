@@ -9,6 +9,7 @@ from monitor.detectors.base import Detector
 from monitor.detectors.baselines import PeakDetector, RobustZDetector
 from monitor.detectors.poisson import PoissonDetector
 from monitor.detectors.seasonal import SeasonalDetector
+from monitor.detectors.sour import NegativeShareDetector
 from monitor.episodes import EpisodePolicy
 
 DETECTORS: dict[str, type[Any]] = {
@@ -16,6 +17,7 @@ DETECTORS: dict[str, type[Any]] = {
     PoissonDetector.kind: PoissonDetector,
     PeakDetector.kind: PeakDetector,
     RobustZDetector.kind: RobustZDetector,
+    NegativeShareDetector.kind: NegativeShareDetector,
 }
 
 # Sensitivity presets of the seasonal detector; explicit parameters override them.
@@ -81,6 +83,9 @@ def topic_detectors(settings: DetectionConfig, topic: TopicConfig) -> dict[str, 
     kinds = (topic.detection.alerts if topic.detection else None) or settings.alerts
     detectors = {}
     for kind in kinds:
+        if kind == "sour":
+            detectors[kind] = NegativeShareDetector()
+            continue
         if kind != "spike" and settings.detector != SeasonalDetector.kind:
             continue  # only the seasonal detector models drops and climbs
         detectors[kind] = make_detector(

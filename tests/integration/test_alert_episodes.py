@@ -282,3 +282,35 @@ def test_a_failed_poll_marks_the_buckets_since_the_last_success_as_an_outage(
     finally:
         runtime.close()
     assert marked == {BURST - 2 * WIDTH, BURST - WIDTH, BURST}
+
+
+def test_sentiment_turning_sour_opens_its_own_alert(tmp_path: Path, sqlite_url: str) -> None:
+    config = write_config(tmp_path / "monitor.toml", feeds=[])
+    text = config.read_text()
+    config.write_text(text.replace('alerts = ["spike"]', 'alerts = ["sour"]', 1))
+    settings = make_settings(tmp_path, config, sqlite_url)
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    engine.dispose()
+    runtime = Runtime.start(settings)
+    try:
+        store(runtime, busy_posts(BURST - timedelta(hours=6), BURST, 4), now=BURST)
+        angry = [
+            Post(
+                "test",
+                f"angry-{index}",
+                "V Love Letter clip got cut again, terrible, I hate this, so disappointed",
+                BURST + timedelta(seconds=7 * index),
+            )
+            for index in range(30)
+        ]
+        store(runtime, [*angry, *busy_posts(BURST, BURST + WIDTH, 4)], now=BURST + WIDTH)
+        changes = pipeline.detect_spikes(runtime, now=BURST + WIDTH + timedelta(seconds=20))
+        with session_scope(runtime.sessions) as session:
+            row = session.scalar(select(AlertRow))
+            explanation = row.explanation if row else None
+    finally:
+        runtime.close()
+    assert [(c.kind, c.action) for c in changes] == [("sour", "open")]
+    sentiment = explanation["sentiment"]
+    assert sentiment["during"]["negative_share"] > 0.5 > sentiment["before"]["negative_share"]

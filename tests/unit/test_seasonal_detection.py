@@ -307,3 +307,30 @@ def test_a_slow_climb_alerts_as_a_climb_though_no_bucket_jumps() -> None:
     assert not any(v.anomalous for v in spikes[climb_from:])
     assert any(v.anomalous for v in climbs[climb_from:])
     assert not any(v.anomalous for v in climbs[288 : climb_from - 36])  # flat: no climb
+
+
+def share_buckets(negatives: list[int], scored: int) -> list[BucketCount]:
+    return [
+        BucketCount(T0 + i * FIVE, scored, scored=scored, negative=n, positive=scored - n)
+        for i, n in enumerate(negatives)
+    ]
+
+
+def test_a_sour_turn_of_sentiment_alerts_but_ordinary_variation_does_not() -> None:
+    from monitor.detectors.sour import NegativeShareDetector, binomial_upper
+
+    assert binomial_upper(0, 10, 0.3) == 1.0
+    assert binomial_upper(10, 10, 0.5) == pytest.approx(0.5**10)
+    rng = random.Random(9)
+    history = share_buckets([sum(rng.random() < 0.1 for _ in range(10)) for _ in range(600)], 10)
+    detector = NegativeShareDetector()
+    calm = detector.evaluate_share(history[:-1], history[-1], complete=True)
+    assert not calm.anomalous
+    sour = share_buckets([6] * 6, 10)
+    verdicts = [
+        detector.evaluate_share([*history, *sour[:i]], sour[i], complete=True) for i in range(6)
+    ]
+    assert verdicts[-1].anomalous and verdicts[-1].observed == 36
+    assert verdicts[-1].expected == pytest.approx(60 * 0.1, abs=1.5)
+    few = share_buckets([1], 1)[0]  # one negative of one scored: too few to judge
+    assert not detector.evaluate_share(history, few, complete=True).anomalous
