@@ -87,14 +87,15 @@ def judge_topic(
     row = queries.open_alert(session, topic_id, kind)
     episode = None
     if row is not None:
-        level = SEVERITIES.index(row.severity) + 1 if row.severity in SEVERITIES else 1
-        episode = Episode(row.opened_bucket, row.last_bucket, row.peak_count, level)
+        episode = Episode(row.opened_bucket, row.last_bucket, row.peak_count, _level(row.severity))
+    resolved = alert_queries.last_resolved(session, topic_id, kind)
     change = decide_alert(
         episode,
         verdicts,
         policy,
         width=width,
-        resolved_bucket=alert_queries.last_resolved_bucket(session, topic_id, kind),
+        resolved_bucket=resolved[0] if resolved else None,
+        resolved_severity=_level(resolved[1]) if resolved else 0,
     )
     if change is None or change.verdict is None:
         return None
@@ -115,6 +116,10 @@ def judge_topic(
             ],
         }
     return TopicAlertOutcome(row.id, change.action, change.verdict, row.severity)
+
+
+def _level(severity: str) -> int:
+    return SEVERITIES.index(severity) + 1 if severity in SEVERITIES else 1
 
 
 def judge_share(

@@ -122,8 +122,9 @@ class EpisodePolicy:
 
     `resolve_after_buckets` consecutive calm buckets (tail probability above
     `calm_p_value`, i.e. back within ordinary variation) resolve it; no new episode opens
-    within `cooldown_minutes` of the last one resolving. `max_p_value` is the detector's
-    alert threshold (the 0-1 score of a replay is 0.5 there).
+    within `cooldown_minutes` of the last one resolving, unless it is of a higher severity
+    than that one (a cooldown holds back repeats, not a bigger event). `max_p_value` is the
+    detector's alert threshold (the 0-1 score of a replay is 0.5 there).
     """
 
     resolve_after_buckets: int = 3
@@ -142,6 +143,7 @@ class EpisodeState:
     calm_buckets: int = 0
     resolved_bucket: datetime | None = None
     severity: int = 0
+    resolved_severity: int = 0  # of the episode the cooldown follows
 
 
 def step_episode(
@@ -154,8 +156,11 @@ def step_episode(
     if state.open_since is None:
         if not verdict.anomalous:
             return state, None
-        if state.resolved_bucket is not None and verdict.bucket_start - state.resolved_bucket < (
-            timedelta(minutes=policy.cooldown_minutes)
+        if (
+            state.resolved_bucket is not None
+            and verdict.bucket_start - state.resolved_bucket
+            < timedelta(minutes=policy.cooldown_minutes)
+            and (policy.single_bucket or level <= state.resolved_severity)
         ):
             return state, "suppressed"
         if policy.single_bucket:
@@ -167,7 +172,10 @@ def step_episode(
         return EpisodeState(open_since=state.open_since, severity=state.severity), "update"
     calm = state.calm_buckets + 1
     if calm >= policy.resolve_after_buckets:
-        return EpisodeState(resolved_bucket=verdict.bucket_start), "resolve"
+        return (
+            EpisodeState(resolved_bucket=verdict.bucket_start, resolved_severity=state.severity),
+            "resolve",
+        )
     return (
         EpisodeState(open_since=state.open_since, calm_buckets=calm, severity=state.severity),
         "hold",
@@ -181,6 +189,7 @@ def decide_alert(
     *,
     width: timedelta,
     resolved_bucket: datetime | None,
+    resolved_severity: int = 0,
 ) -> EpisodeChange | None:
     """Return the change to a topic's alert of one kind given the latest verdicts (the last
     complete bucket and the one filling), or None. The live counterpart of `step_episode`:
@@ -190,10 +199,12 @@ def decide_alert(
         if not anomalous:
             return None
         first = anomalous[0]
-        if resolved_bucket is not None and first.bucket_start - resolved_bucket < timedelta(
-            minutes=policy.cooldown_minutes
+        if (
+            resolved_bucket is not None
+            and first.bucket_start - resolved_bucket < timedelta(minutes=policy.cooldown_minutes)
+            and severity_level(first) <= resolved_severity
         ):
-            return None  # in the cooldown after the last episode
+            return None  # in the cooldown after the last episode, and no bigger than it
         return EpisodeChange("open", first)
     if anomalous:
         strongest = max(anomalous, key=severity_level)

@@ -14,10 +14,11 @@ from monitor.storage.tables import AlertRow, Feed, FeedOutage, MentionRow, PostR
 from monitor.timeline import bucket_start
 
 
-def last_resolved_bucket(session: Session, topic_id: int, kind: str) -> datetime | None:
-    """Return the bucket on which the topic's latest resolved episode of `kind` ended."""
+def last_resolved(session: Session, topic_id: int, kind: str) -> tuple[datetime, str] | None:
+    """Return the bucket on which the topic's latest resolved episode of `kind` ended, and
+    its severity; None if there is none."""
     row = session.execute(
-        select(AlertRow.resolved_bucket, AlertRow.last_bucket)
+        select(AlertRow.resolved_bucket, AlertRow.last_bucket, AlertRow.severity)
         .where(AlertRow.topic_id == topic_id, AlertRow.kind == kind)
         .where(AlertRow.resolved_at.is_not(None))
         .order_by(AlertRow.opened_bucket.desc())
@@ -25,7 +26,7 @@ def last_resolved_bucket(session: Session, topic_id: int, kind: str) -> datetime
     ).first()
     if row is None:
         return None
-    return row[0] or row[1]
+    return (row[0] or row[1], row[2])
 
 
 def posts_between(

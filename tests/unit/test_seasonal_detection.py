@@ -187,19 +187,33 @@ def verdict(minutes: int, observed: int, expected: float, score: float, anomalou
 def test_episode_opens_updates_and_resolves_after_calm_buckets() -> None:
     policy = EpisodePolicy(resolve_after_buckets=2, cooldown_minutes=60)
     sequence = [
-        verdict(0, 50, 5, 1e-20, True),
-        verdict(5, 120, 5, 1e-40, True),  # 20x: escalates to critical
+        verdict(0, 12, 5, 1e-8, True),  # minor
+        verdict(5, 50, 5, 1e-20, True),  # 8x: escalates to major
         verdict(10, 20, 5, 1e-3, False),  # still elevated
         verdict(15, 6, 5, 0.4, False),
         verdict(20, 5, 5, 0.5, False),
-        verdict(25, 60, 5, 1e-20, True),  # in the cooldown
-        verdict(90, 60, 5, 1e-20, True),  # after it
+        verdict(25, 60, 5, 1e-20, True),  # in the cooldown, not bigger than before
+        verdict(30, 200, 5, 1e-40, True),  # in the cooldown but bigger: a new alert
+        verdict(35, 5, 5, 0.5, False),
+        verdict(40, 5, 5, 0.5, False),
+        verdict(110, 60, 5, 1e-20, True),  # after the cooldown
     ]
     state, actions = EpisodeState(), []
     for item in sequence:
         state, action = step_episode(state, item, policy, width=FIVE)
         actions.append(action)
-    assert actions == ["open", "escalate", "update", "hold", "resolve", "suppressed", "open"]
+    assert actions == [
+        "open",
+        "escalate",
+        "update",
+        "hold",
+        "resolve",
+        "suppressed",
+        "open",
+        "hold",
+        "resolve",
+        "open",
+    ]
 
 
 def test_replay_counts_one_episode_with_its_peak_and_excess() -> None:
@@ -222,8 +236,14 @@ def test_severity_grows_with_the_size_of_the_change() -> None:
 
 def test_live_decision_honours_cooldown_and_resolves_when_calm() -> None:
     policy = EpisodePolicy(resolve_after_buckets=3, cooldown_minutes=60)
-    spike = [verdict(30, 50, 5, 1e-20, True)]
-    assert decide_alert(None, spike, policy, width=FIVE, resolved_bucket=T0) is None
+    spike = [verdict(30, 50, 5, 1e-20, True)]  # major
+    assert (
+        decide_alert(None, spike, policy, width=FIVE, resolved_bucket=T0, resolved_severity=2)
+        is None
+    )
+    # A bigger event than the one the cooldown follows is not held back.
+    bigger = decide_alert(None, spike, policy, width=FIVE, resolved_bucket=T0, resolved_severity=1)
+    assert bigger is not None and bigger.action == "open"
     opened = decide_alert(None, spike, policy, width=FIVE, resolved_bucket=T0 - HOUR)
     assert opened is not None and opened.action == "open"
     episode = Episode(T0, T0, 50, severity=2)
