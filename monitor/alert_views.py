@@ -117,7 +117,7 @@ def run_backtest(
     else:
         assert topic is not None
         from monitor.config import load_config
-        from monitor.storage import queries
+        from monitor.storage import alert_queries, queries
         from monitor.storage.engine import make_engine, make_session_factory
         from monitor.storage.migrate import require_current_schema
 
@@ -141,6 +141,15 @@ def run_backtest(
                 history_start = start - width * (chosen.history_buckets(width) + 1)
                 buckets = queries.load_buckets(session, topic_id, start=history_start, end=now)
                 first = queries.first_bucket(session, topic_id)
+                feed_ids = {feed.name: feed.id for feed in queries.list_feeds(session)}
+                serving = [
+                    feed_ids[feed.name]
+                    for feed in config.feeds
+                    if feed.name in feed_ids and (feed.topics is None or topic in feed.topics)
+                ]
+                outages = alert_queries.outage_buckets(
+                    session, serving, start=history_start, end=now
+                )
         finally:
             engine.dispose()
         rows, alerts = replay_stored(
@@ -151,6 +160,7 @@ def run_backtest(
             first_bucket=first,
             start=start,
             end=now,
+            outages=outages,
         )
         texts = [row.start.isoformat().replace("+00:00", "Z") for row in rows]
         label = f"topic {topic} since {start:%Y-%m-%d %H:%M} UTC"

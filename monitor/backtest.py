@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import inspect
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -180,15 +180,20 @@ def replay_stored(
     first_bucket: datetime | None,
     start: datetime,
     end: datetime,
+    outages: Collection[datetime] = (),
 ) -> tuple[list[BacktestRow], list[ReplayedAlert]]:
     """Return the rows and alerts of a stored timeline replayed from `start` to `end` (the
     detector also reads its history window before `start`; buckets before the topic's
-    first mention are unknown)."""
+    first mention and in `outages` are unknown)."""
     if first_bucket is None:
         return [], []
     history_start = start - width * detector.history_buckets(width)
     series = zero_filled(buckets, start=history_start, end=end, width=width)
-    unknown = [i for i, bucket in enumerate(series) if bucket.start < first_bucket]
+    unknown = [
+        i
+        for i, bucket in enumerate(series)
+        if bucket.start < first_bucket or bucket.start in outages
+    ]
     values = [bucket.count for bucket in series]
     starts = [bucket.start for bucket in series]
     verdicts = verdicts_for(detector, values, starts, width, excluded=unknown)
