@@ -187,3 +187,46 @@ def test_several_problems_are_reported_one_per_line() -> None:
 
     assert any(line.startswith(f"{SOURCE}: topics[0].name: ") for line in lines)
     assert any(line.startswith(f"{SOURCE}: feeds[0].url: ") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ('[topics.detection]\npreset = "loud"\n', "topics[0].detection.preset"),
+        ('[topics.detection]\nalerts = ["spike", "storm"]\n', "topics[0].detection.alerts[1]"),
+        ("[topics.detection]\nmax_p_value = 0.7\n", "topics[0].detection.max_p_value"),
+        ("[topics.detection]\ncooldown = 5\n", "topics[0].detection.cooldown"),
+        (
+            '[[expected_events]]\nname = "x"\nstart = 2026-01-02T00:00:00Z\n'
+            "end = 2026-01-01T00:00:00Z\n",
+            "expected_events[0]",
+        ),
+        (
+            '[[expected_events]]\nname = "x"\nstart = 2026-01-01T00:00:00Z\n'
+            'end = 2026-01-02T00:00:00Z\ntopics = ["nope"]\n',
+            "expected_events[0].topics",
+        ),
+    ],
+)
+def test_bad_detection_settings_name_the_field(extra: str, field: str) -> None:
+    message = config_error(TOPIC + extra)
+    assert message.startswith(f"{SOURCE}: {field}:"), message
+
+
+def test_topic_detection_options_reach_the_topic_detectors() -> None:
+    from monitor.detectors import topic_detectors, topic_policy
+
+    text = TOPIC + (
+        '[topics.detection]\npreset = "strict"\nmin_excess = 20\ncooldown_minutes = 30\n'
+        'alerts = ["spike", "drop", "climb", "sour"]\n'
+    )
+    config = parse_config(text)
+    topic = config.topics[0]
+    detectors = topic_detectors(config.detection, topic)
+    assert sorted(detectors) == ["climb", "drop", "sour", "spike"]
+    spike = detectors["spike"]
+    assert (spike.max_p_value, spike.min_excess) == (1e-8, 20)  # preset, then explicit
+    assert detectors["drop"].direction == "down" and detectors["climb"].climb_minutes == 180
+    assert topic_policy(config.detection, topic, spike).cooldown_minutes == 30
+    default = parse_config(TOPIC)
+    assert list(topic_detectors(default.detection, default.topics[0])) == ["spike"]
