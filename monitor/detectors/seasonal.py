@@ -80,7 +80,9 @@ class SeasonalDetector:
 
     def history_buckets(self, width: timedelta) -> int:
         """Return how many buckets of history one verdict reads (its whole cost)."""
-        return self._baseline_buckets(width) + self._calibration_buckets(width)
+        return (
+            self._baseline_buckets(width) + self._calibration_buckets(width) + self._window(width)
+        )
 
     def _baseline_buckets(self, width: timedelta) -> int:
         per_day = max(1, round(DAY / width))
@@ -181,6 +183,10 @@ class SeasonalDetector:
         first = max(0, len(history) - self._calibration_buckets(width))
         past: list[Verdict | None] = []
         expectations: list[float | None] = [None] * first
+        # The seasonal counts before the calibration window feed its first sustained tests.
+        for i in range(max(0, first - self._window(width)), first):
+            fit = self.baseline(history[max(0, i - size) : i], width=width)
+            expectations[i] = fit[3] if fit and history[i] is not None else None
         for i in range(first, len(history)):
             value = history[i]
             if value is None:
@@ -195,7 +201,8 @@ class SeasonalDetector:
         verdict, _ = self.candidate(
             history[-size:], observed, width=width, complete=complete, previous=expectations
         )
-        return self._calibrated(verdict, [v.log_surprise for v in past if v], bucket_start)
+        # Unknown buckets count as unsurprising, as in `scan`.
+        return self._calibrated(verdict, [v.log_surprise if v else 0.0 for v in past], bucket_start)
 
     def scan(
         self,
