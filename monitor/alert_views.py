@@ -87,8 +87,10 @@ def run_backtest(
 ) -> None:
     """Replay a CSV file or a stored topic and print the rows (jsonl) or the alerts (table);
     ValueError on bad arguments."""
-    if detector is not None and detector not in DETECTORS:
-        raise ValueError(f"unknown detector {detector!r} (known: {', '.join(DETECTORS)})")
+    # Detectors of counts; the negative-share detector judges sentiment, not a CSV of counts.
+    counting = [name for name, cls in DETECTORS.items() if hasattr(cls, "evaluate")]
+    if detector is not None and detector not in counting:
+        raise ValueError(f"unknown detector {detector!r} (known: {', '.join(counting)})")
     if preset is not None and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r} (known: {', '.join(PRESETS)})")
     overrides: dict[str, Any] = {}

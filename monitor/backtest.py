@@ -138,6 +138,9 @@ def replay(
                 current.peak = verdict
             current.alert_rows += alert
             current.severity = max(current.severity, state.severity)
+        if action == "open" and policy.single_bucket and current is not None:
+            alerts.append(_finish(current, verdict.bucket_start))  # a peak is its own episode
+            current = None
         if action == "resolve" and current is not None:
             alerts.append(_finish(current, verdict.bucket_start))
             current = None
