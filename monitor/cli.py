@@ -256,8 +256,16 @@ def render_samples(record: dict[str, Any]) -> Table:
     return table
 
 
-@app.command("alerts")
+alerts_app = typer.Typer(
+    help="List alerts; `show ID` explains one, `ack ID` acknowledges one.",
+    invoke_without_command=True,
+)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.callback()
 def alerts(
+    ctx: typer.Context,
     topic: Annotated[str | None, typer.Option(help="only this topic")] = None,
     since: Annotated[str | None, typer.Option(help="e.g. 7d, 12h or an ISO time")] = "7d",
     status: Annotated[str | None, typer.Option(help="open, acknowledged or resolved")] = None,
@@ -265,7 +273,9 @@ def alerts(
         TableOrJson, typer.Option("--format", help="output format")
     ] = TableOrJson.table,
 ) -> None:
-    """List spike alerts, newest first."""
+    """List alerts (spikes, drops), newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
     from monitor.reports import alert_records
 
     moment = _since(since)
@@ -281,6 +291,108 @@ def alerts(
     for record in records[:3]:
         if record["samples"]:
             out.print(render_samples(record))
+
+
+@alerts_app.command("show")
+def alerts_show(
+    alert_id: Annotated[int, typer.Argument(help="the alert's id (see `monitor alerts`)")],
+    format: Annotated[
+        TableOrJson, typer.Option("--format", help="output format")
+    ] = TableOrJson.table,
+) -> None:
+    """Show one alert with its explanation: why it fired, what rose, who posted first."""
+    from monitor.reports import alert_record
+    from monitor.storage.alert_queries import get_alert
+
+    with read_session(settings_or_exit()) as session:
+        found = get_alert(session, alert_id)
+        if found is None:
+            raise fail(f"no alert with id {alert_id}")
+        record = alert_record(*found)
+    if format is TableOrJson.json:
+        print_json(record)
+        return
+    from monitor.alert_views import render_explanation
+
+    out.print(render_alerts([record]))
+    for renderable in render_explanation(record):
+        out.print(renderable)
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    alert_id: Annotated[int, typer.Argument(help="the alert's id (see `monitor alerts`)")],
+) -> None:
+    """Acknowledge an alert: it stays open until the episode ends but shows as seen."""
+    from monitor.storage.alert_queries import acknowledge
+    from monitor.storage.engine import make_engine, make_session_factory, session_scope
+    from monitor.storage.migrate import require_current_schema
+
+    settings = settings_or_exit()
+    with reporting_errors():
+        engine = make_engine(settings.database_url)
+        try:
+            require_current_schema(engine)
+            with session_scope(make_session_factory(engine)) as session:
+                row = acknowledge(session, alert_id, now=utcnow())
+                status = None if row is None else row.status
+        finally:
+            engine.dispose()
+    if status is None:
+        raise fail(f"no alert with id {alert_id}")
+    out.print(f"alert {alert_id} acknowledged (status: {status})")
+
+
+class BacktestFormat(StrEnum):
+    table = "table"
+    jsonl = "jsonl"
+
+
+@app.command("backtest")
+def backtest(
+    input: Annotated[
+        Path | None, typer.Option("--input", help="a timestamp,value CSV (the NAB format)")
+    ] = None,
+    topic: Annotated[str | None, typer.Option(help="replay this stored topic instead")] = None,
+    since: Annotated[str, typer.Option(help="with --topic: e.g. 30d or an ISO time")] = "30d",
+    bucket: Annotated[
+        str, typer.Option(help="with --input: the width of one CSV row (5m, 1h ...)")
+    ] = "5m",
+    detector: Annotated[
+        str | None, typer.Option(help="seasonal (default), poisson, peak or robust-z")
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="sensitive, balanced or strict (seasonal only)")
+    ] = None,
+    format: Annotated[
+        BacktestFormat, typer.Option("--format", help="table: the alerts; jsonl: every row")
+    ] = BacktestFormat.table,
+) -> None:
+    """Replay a series through the detector and the alert rules; show what would have fired.
+
+    With --format jsonl, prints one JSON object per bucket: timestamp, value, expected,
+    score (0-1; 0.5 at the alert threshold), alert (true where an alert opens or escalates)
+    and event (open, escalate, update, resolve, suppressed or null)."""
+    from monitor.alert_views import run_backtest
+
+    if (input is None) == (topic is None):
+        raise fail("give exactly one of --input FILE.csv or --topic NAME", code=2)
+    with reporting_errors():
+        try:
+            run_backtest(
+                input=input,
+                topic=topic,
+                since=since,
+                bucket=bucket,
+                detector=detector,
+                preset=preset,
+                jsonl=format is BacktestFormat.jsonl,
+                now=utcnow(),
+                settings_loader=settings_or_exit,
+                out=out,
+            )
+        except ValueError as exc:
+            raise fail(str(exc), code=2) from None
 
 
 def render_history(data: dict[str, Any]) -> Table:

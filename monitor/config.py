@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -57,6 +58,34 @@ class _Strict(BaseModel):
 NonEmptyText = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")]
 
 
+Preset = Literal["sensitive", "balanced", "strict"]
+AlertKind = Literal["spike", "drop", "climb", "sour"]
+PValue = Annotated[float, Field(gt=0, lt=0.5)]
+
+
+class DetectorOptions(_Strict):
+    """Sensitivity of the seasonal detector: a preset, and explicit parameters that override
+    it (unset ones come from the preset). Also valid per topic as `[topics.detection]`::
+
+        [[topics]]
+        name = "love-letter"
+        phrases = ["Love Letter"]
+        [topics.detection]
+        preset = "sensitive"
+        alerts = ["spike", "drop"]
+        cooldown_minutes = 120
+    """
+
+    preset: Preset | None = None
+    max_p_value: PValue | None = None
+    min_excess: Annotated[float, Field(ge=0)] | None = None
+    min_ratio: Annotated[float, Field(ge=1.0)] | None = None
+    days: Annotated[int, Field(ge=1, le=28)] | None = None
+    calibration_days: Annotated[int, Field(ge=0, le=28)] | None = None
+    cooldown_minutes: Annotated[int, Field(ge=0, le=10_080)] | None = None
+    alerts: list[AlertKind] | None = None
+
+
 class TopicConfig(_Strict):
     """A tracked topic: a post mentions it when a phrase, alias or hashtag occurs (and, if
     `require_any` is set, one of those context terms too) and no exclusion occurs."""
@@ -72,6 +101,7 @@ class TopicConfig(_Strict):
     # engagement and the original counts once; true counts each one as a mention.
     count_reposts: bool = False
     fandom_lexicon: bool = True  # score with the fan-slang layer on VADER (monitor/lexicon.py)
+    detection: DetectorOptions | None = None
 
     @field_validator("name")
     @classmethod
@@ -283,17 +313,64 @@ class TimelineConfig(_Strict):
 
 
 class DetectionConfig(_Strict):
-    """Settings of the spike detector (see monitor/detectors)."""
+    """Settings of the detector (see monitor/detectors) and of alert episodes.
 
-    detector: Literal["poisson"] = "poisson"
+    `detector` is "seasonal" (the default), or a baseline kept for comparison: "poisson",
+    "peak" (Huginn's rule), "robust-z". `preset` and the explicit parameters tune the
+    seasonal detector; `min_count`, `baseline_buckets` and, if set, `max_p_value` and
+    `min_ratio` tune "poisson".
+    """
+
+    detector: Literal["seasonal", "poisson", "peak", "robust-z"] = "seasonal"
+    preset: Preset = "balanced"
     interval_seconds: Annotated[int, Field(ge=5, le=3600)] = 60
     baseline_buckets: Annotated[int, Field(ge=12, le=10_000)] = 288
     min_history_buckets: Annotated[int, Field(ge=1, le=10_000)] = 36
     min_count: Annotated[int, Field(ge=1)] = 10
-    max_p_value: Annotated[float, Field(gt=0, lt=0.5)] = 1e-4
-    min_ratio: Annotated[float, Field(ge=1.0)] = 3.0
-    resolve_after_buckets: Annotated[int, Field(ge=1, le=1000)] = 2
+    max_p_value: PValue | None = None
+    min_excess: Annotated[float, Field(ge=0)] | None = None
+    min_ratio: Annotated[float, Field(ge=1.0)] | None = None
+    days: Annotated[int, Field(ge=1, le=28)] | None = None
+    calibration_days: Annotated[int, Field(ge=0, le=28)] | None = None
+    cooldown_minutes: Annotated[int, Field(ge=0, le=10_080)] = 720
+    alerts: list[AlertKind] = Field(default_factory=lambda: ["spike"])
+    resolve_after_buckets: Annotated[int, Field(ge=1, le=1000)] = 3
     sample_posts: Annotated[int, Field(ge=0, le=50)] = 5
+
+
+class ExpectedEvent(_Strict):
+    """A known event (an anniversary, a broadcast) during which alerts are expected: they are
+    annotated with its name, or not raised at all with `action = "suppress"`::
+
+        [[expected_events]]
+        name = "LWA anniversary live"
+        start = 2026-01-24T09:00:00Z
+        end = 2026-01-24T13:00:00Z
+        topics = ["love-letter"]      # default: every topic
+        action = "annotate"           # or "suppress"
+    """
+
+    name: NonEmptyText
+    start: datetime
+    end: datetime
+    topics: list[str] | None = None
+    action: Literal["annotate", "suppress"] = "annotate"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        # A time without offset is taken as UTC, like every time the monitor stores.
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ExpectedEvent:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    def covers(self, topic: str, moment: datetime) -> bool:
+        """Return whether this event applies to `topic` at `moment`."""
+        return (self.topics is None or topic in self.topics) and self.start <= moment < self.end
 
 
 class FetchConfig(_Strict):
@@ -524,6 +601,7 @@ class MonitorConfig(_Strict):
     api: ApiConfig = ApiConfig()
     notifiers: list[NotifierConfig] = Field(default_factory=list)
     sentiment: SentimentConfig = SentimentConfig()
+    expected_events: list[ExpectedEvent] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_references(self) -> MonitorConfig:
@@ -560,6 +638,13 @@ class MonitorConfig(_Strict):
                 if topic not in names:
                     raise ValueError(
                         f"notifiers[{index}].topics: unknown topic {topic!r} "
+                        f"(known: {', '.join(names)})"
+                    )
+        for index, event in enumerate(self.expected_events):
+            for topic in event.topics or []:
+                if topic not in names:
+                    raise ValueError(
+                        f"expected_events[{index}].topics: unknown topic {topic!r} "
                         f"(known: {', '.join(names)})"
                     )
         return self

@@ -181,6 +181,10 @@ def run_demo(settings: Settings, *, timeout_seconds: float, console: Console) ->
         )
         console.print(render_alerts([found]))
         console.print(render_samples(found))
+        from monitor.alert_views import render_explanation
+
+        for renderable in render_explanation(found):
+            console.print(renderable)
         now = datetime.now(UTC)
         with sessions() as session:
             data = history(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from monitor.detectors.base import Detector
 from monitor.model import BucketCount, Verdict
 from monitor.timeline import bucket_start, zero_filled
+
+if TYPE_CHECKING:  # the detectors package imports this module
+    from monitor.detectors.base import Detector
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,13 +21,14 @@ class Episode:
     opened_bucket: datetime
     last_bucket: datetime
     peak_count: int
+    severity: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class EpisodeChange:
     """What to do with the topic's alert: open one, extend the open one, or resolve it."""
 
-    action: Literal["open", "update", "resolve"]
+    action: Literal["open", "escalate", "update", "resolve"]
     verdict: Verdict | None = None
 
 
@@ -38,6 +41,7 @@ def judge_latest(
     baseline_buckets: int,
     min_history_buckets: int,
     first_bucket: datetime | None,
+    excluded: Collection[datetime] = (),
 ) -> list[Verdict]:
     """Return verdicts on the latest complete bucket and the one still filling at `now`,
     each against the `baseline_buckets` before it; none during warm-up."""
@@ -52,16 +56,23 @@ def judge_latest(
     for index, complete in ((len(series) - 2, True), (len(series) - 1, False)):
         history_from = max(0, index - baseline_buckets)
         # Buckets before the topic's first mention are unknown, not quiet.
-        history = [
-            count
+        # So are buckets in which a source serving the topic was failing.
+        history: list[int | None] = [
+            count if bucket.start >= first_bucket and bucket.start not in excluded else None
             for bucket, count in zip(
                 series[history_from:index], counts[history_from:index], strict=True
             )
-            if bucket.start >= first_bucket
         ]
+        if series[index].start in excluded:
+            verdicts.append(Verdict(series[index].start, counts[index], 0.0, 1.0, False, complete))
+            continue
         verdicts.append(
             detector.evaluate(
-                history, counts[index], bucket_start=series[index].start, complete=complete
+                history,
+                counts[index],
+                bucket_start=series[index].start,
+                width=width,
+                complete=complete,
             )
         )
     return verdicts
@@ -88,4 +99,125 @@ def decide_episode(
     quiet_buckets = (complete[-1].bucket_start - episode.last_bucket) / width
     if quiet_buckets >= resolve_after_buckets:
         return EpisodeChange("resolve", complete[-1])
+    return None
+
+
+SEVERITIES = ("minor", "major", "critical")
+
+
+def severity_level(verdict: Verdict) -> int:
+    """Return 1 (minor), 2 (major) or 3 (critical) by how far the count is from its
+    expectation: under 4 times (or a quarter, for drops), under 16 times, or beyond.
+    The tail probability already decided that the bucket is anomalous; the size of the
+    change is what a reader weighs next."""
+    ratio = (verdict.observed + 1.0) / (verdict.expected + 1.0)
+    if ratio < 1:
+        ratio = 1 / ratio
+    return 3 if ratio >= 16 else 2 if ratio >= 4 else 1
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodePolicy:
+    """When an episode opens, stays open, escalates and resolves.
+
+    `resolve_after_buckets` consecutive calm buckets (tail probability above
+    `calm_p_value`, i.e. back within ordinary variation) resolve it; no new episode opens
+    within `cooldown_minutes` of the last one resolving, unless it is of a higher severity
+    than that one (a cooldown holds back repeats, not a bigger event). `max_p_value` is the
+    detector's alert threshold (the 0-1 score of a replay is 0.5 there).
+    """
+
+    resolve_after_buckets: int = 3
+    calm_p_value: float = 0.01
+    cooldown_minutes: int = 720
+    max_p_value: float = 1e-6
+    # Huginn-style peaks: the episode is its opening bucket alone (cooldown from there).
+    single_bucket: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeState:
+    """What the episode rules remember between buckets (stored on the alert row live)."""
+
+    open_since: datetime | None = None
+    calm_buckets: int = 0
+    resolved_bucket: datetime | None = None
+    severity: int = 0
+    resolved_severity: int = 0  # of the episode the cooldown follows
+
+
+def step_episode(
+    state: EpisodeState, verdict: Verdict, policy: EpisodePolicy, *, width: timedelta
+) -> tuple[EpisodeState, str | None]:
+    """Return the next state and the action on this bucket: "open", "escalate" (anomalous
+    and of a higher severity than before), "update" (anomalous or still elevated), "hold"
+    (calm, not yet resolved), "resolve", "suppressed" (anomalous in the cooldown) or None."""
+    level = severity_level(verdict) if verdict.anomalous else 0
+    if state.open_since is None:
+        if not verdict.anomalous:
+            return state, None
+        if (
+            state.resolved_bucket is not None
+            and verdict.bucket_start - state.resolved_bucket
+            < timedelta(minutes=policy.cooldown_minutes)
+            and (policy.single_bucket or level <= state.resolved_severity)
+        ):
+            return state, "suppressed"
+        if policy.single_bucket:
+            return EpisodeState(resolved_bucket=verdict.bucket_start), "open"
+        return EpisodeState(open_since=verdict.bucket_start, severity=level), "open"
+    if level > state.severity:
+        return EpisodeState(open_since=state.open_since, severity=level), "escalate"
+    if verdict.anomalous or verdict.score <= policy.calm_p_value:
+        return EpisodeState(open_since=state.open_since, severity=state.severity), "update"
+    calm = state.calm_buckets + 1
+    if calm >= policy.resolve_after_buckets:
+        return (
+            EpisodeState(resolved_bucket=verdict.bucket_start, resolved_severity=state.severity),
+            "resolve",
+        )
+    return (
+        EpisodeState(open_since=state.open_since, calm_buckets=calm, severity=state.severity),
+        "hold",
+    )
+
+
+def decide_alert(
+    episode: Episode | None,
+    verdicts: Sequence[Verdict],
+    policy: EpisodePolicy,
+    *,
+    width: timedelta,
+    resolved_bucket: datetime | None,
+    resolved_severity: int = 0,
+) -> EpisodeChange | None:
+    """Return the change to a topic's alert of one kind given the latest verdicts (the last
+    complete bucket and the one filling), or None. The live counterpart of `step_episode`:
+    idempotent when the same buckets are judged again by the next run."""
+    anomalous = [verdict for verdict in verdicts if verdict.anomalous]
+    if episode is None:
+        if not anomalous:
+            return None
+        first = anomalous[0]
+        if (
+            resolved_bucket is not None
+            and first.bucket_start - resolved_bucket < timedelta(minutes=policy.cooldown_minutes)
+            and severity_level(first) <= resolved_severity
+        ):
+            return None  # in the cooldown after the last episode, and no bigger than it
+        return EpisodeChange("open", first)
+    if anomalous:
+        strongest = max(anomalous, key=severity_level)
+        if severity_level(strongest) > episode.severity:
+            return EpisodeChange("escalate", strongest)
+        return EpisodeChange("update", max(anomalous, key=lambda v: v.observed))
+    complete = [verdict for verdict in verdicts if verdict.complete]
+    if not complete:
+        return None
+    latest = complete[-1]
+    if latest.score <= policy.calm_p_value:
+        return EpisodeChange("update", latest)  # still elevated: the episode goes on
+    calm_buckets = (latest.bucket_start - episode.last_bucket) / width
+    if calm_buckets >= policy.resolve_after_buckets:
+        return EpisodeChange("resolve", latest)
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -80,3 +81,11 @@ class Verdict:
     score: float  # tail probability of seeing `observed` or more under the baseline
     anomalous: bool
     complete: bool  # False when the bucket is still filling (an early alert)
+    surprise: float | None = None  # -log10 of the tail, finite where `score` underflows to 0
+
+    @property
+    def log_surprise(self) -> float:
+        """Return -log10 of the tail probability (`surprise` when the detector gave one)."""
+        if self.surprise is not None:
+            return self.surprise
+        return min(300.0, -math.log10(max(self.score, 1e-300)))

@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from monitor.alerting import judge_topic
 from monitor.config import STREAM_KINDS
-from monitor.episodes import Episode, decide_episode, judge_latest
+from monitor.detectors import topic_detectors, topic_policy
 from monitor.errors import SourceError
 from monitor.health import check_sources, update_source_alert
 from monitor.language import detect_language
@@ -27,9 +28,8 @@ from monitor.scoring import Scorer
 from monitor.secrets import redact, resolve_secrets
 from monitor.sentiment import MAX_SCORED_CHARS
 from monitor.sources import FeedState, source_for
-from monitor.storage import queries
+from monitor.storage import alert_queries, queries
 from monitor.storage.engine import session_scope
-from monitor.storage.tables import AlertRow
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,7 @@ def poll_feed(
         interval, failures = feed.interval_seconds, feed.consecutive_failures
         etag, last_modified, cursor = feed.etag, feed.last_modified, feed.cursor
         auth_state = feed.auth_state
+        last_success = feed.last_success_at
     feed_config = next((f for f in runtime.config.feeds if f.name == name), None)
     topics = {t.name for t in runtime.config.feed_topics(feed_config)} if feed_config else None
     repost_topics = {t.name for t in runtime.config.topics if t.count_reposts}
@@ -173,6 +174,14 @@ def poll_feed(
                 ),
             )
             update_source_alert(session, feed_id, feed_config, now=now)
+            # The buckets since the last success are unknown for this feed's topics.
+            alert_queries.record_outage(
+                session,
+                feed_id,
+                since=last_success or now - runtime.bucket_width,
+                until=now,
+                width=runtime.bucket_width,
+            )
         log.warning("poll failed", extra={"feed": name, "error": error})
         return PollOutcome(feed_id, name, "failed", error=error)
     next_poll_at = next_poll_after_success(now, interval)
@@ -306,101 +315,58 @@ def all_feed_ids(runtime: Runtime) -> list[int]:
 
 @dataclass(frozen=True, slots=True)
 class AlertChange:
-    """An alert that detection opened, updated or resolved."""
+    """An alert that detection opened, escalated, updated or resolved."""
 
     alert_id: int
     topic: str
     action: str
     observed: int
     expected: float
+    kind: str = "spike"
+    severity: str = "minor"
 
 
 def detect_spikes(runtime: Runtime, *, now: datetime) -> list[AlertChange]:
-    """Judge every topic's latest buckets and open, update or resolve its spike episode."""
+    """Judge every topic's latest buckets for each alert kind switched on for it (spikes,
+    drops) and open, escalate, update or resolve its episode; return the changes."""
     settings = runtime.config.detection
     width = runtime.bucket_width
     changes: list[AlertChange] = []
+    with session_scope(runtime.sessions) as session:
+        feed_ids = {feed.name: feed.id for feed in queries.list_feeds(session)}
     for topic in runtime.config.topics:
-        with session_scope(runtime.sessions) as session:
-            topic_id = queries.get_topic_id(session, topic.name)
-            window_start = now - width * (settings.baseline_buckets + 2)
-            stored = queries.load_buckets(session, topic_id, start=window_start, end=now + width)
-            verdicts = judge_latest(
-                stored,
-                detector=runtime.detector,
-                now=now,
-                width=width,
-                baseline_buckets=settings.baseline_buckets,
-                min_history_buckets=settings.min_history_buckets,
-                first_bucket=queries.first_bucket(session, topic_id),
-            )
-            row = queries.open_alert(session, topic_id, "spike")
-            episode = Episode(row.opened_bucket, row.last_bucket, row.peak_count) if row else None
-            change = decide_episode(
-                episode,
-                verdicts,
-                width=width,
-                resolve_after_buckets=settings.resolve_after_buckets,
-            )
-            if change is None or change.verdict is None:
-                continue
-            verdict = change.verdict
-            if change.action == "open":
-                row = AlertRow(
-                    topic_id=topic_id,
-                    kind="spike",
-                    status="open",
-                    opened_bucket=verdict.bucket_start,
-                    last_bucket=verdict.bucket_start,
-                    peak_bucket=verdict.bucket_start,
-                    observed=verdict.observed,
-                    expected=verdict.expected,
-                    score=verdict.score,
-                    peak_count=verdict.observed,
-                    excess_mentions=max(0.0, verdict.observed - verdict.expected),
-                    samples=queries.sample_mentions(
-                        session,
-                        topic_id,
-                        start=verdict.bucket_start,
-                        end=verdict.bucket_start + width,
-                        limit=settings.sample_posts,
-                    ),
-                    opened_at=now,
-                    updated_at=now,
+        # Outages of the feeds that serve this topic are left out of its baselines.
+        serving = [
+            feed_ids[feed.name]
+            for feed in runtime.config.feeds
+            if feed.name in feed_ids and (feed.topics is None or topic.name in feed.topics)
+        ]
+        for kind, detector in topic_detectors(settings, topic).items():
+            with session_scope(runtime.sessions) as session:
+                outcome = judge_topic(
+                    session,
+                    topic_id=queries.get_topic_id(session, topic.name),
+                    kind=kind,
+                    detector=detector,
+                    policy=topic_policy(settings, topic, detector),
+                    width=width,
+                    min_history_buckets=settings.min_history_buckets,
+                    sample_posts=settings.sample_posts,
+                    now=now,
+                    topic=topic.name,
+                    expected_events=runtime.config.expected_events,
+                    feed_ids=serving,
                 )
-                session.add(row)
-                session.flush()
-            elif change.action == "update" and row is not None:
-                row.last_bucket = max(row.last_bucket, verdict.bucket_start)
-                if verdict.observed > row.peak_count:
-                    row.peak_count, row.peak_bucket = verdict.observed, verdict.bucket_start
-                    row.observed, row.expected = verdict.observed, verdict.expected
-                    row.score = verdict.score
-                    row.samples = queries.sample_mentions(
-                        session,
-                        topic_id,
-                        start=verdict.bucket_start,
-                        end=verdict.bucket_start + width,
-                        limit=settings.sample_posts,
+            if outcome is not None:
+                changes.append(
+                    AlertChange(
+                        outcome.alert_id,
+                        topic.name,
+                        outcome.action,
+                        outcome.verdict.observed,
+                        outcome.verdict.expected,
+                        kind=kind,
+                        severity=outcome.severity,
                     )
-                row.excess_mentions = _excess(stored, row, verdict.expected, width)
-                row.updated_at = now
-            elif change.action == "resolve" and row is not None:
-                row.status, row.resolved_at, row.updated_at = "resolved", now, now
-            else:
-                continue
-            changes.append(
-                AlertChange(row.id, topic.name, change.action, verdict.observed, verdict.expected)
-            )
+                )
     return changes
-
-
-def _excess(stored: Sequence, row: AlertRow, expected: float, width: timedelta) -> float:
-    return round(
-        sum(
-            max(0.0, bucket.count - expected)
-            for bucket in stored
-            if row.opened_bucket <= bucket.start <= row.last_bucket
-        ),
-        2,
-    )

@@ -58,6 +58,9 @@ def alert_record(alert: AlertRow, topic: str | None, feed: str | None = None) ->
         "updated_at": _iso(alert.updated_at),
         "resolved_at": _iso(alert.resolved_at),
         "acked_at": _iso(alert.acked_at),
+        "severity": alert.severity,
+        "resolved_bucket": _iso(alert.resolved_bucket),
+        "explanation": alert.explanation,
     }
 
 

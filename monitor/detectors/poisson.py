@@ -6,7 +6,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from monitor.model import Verdict
@@ -58,13 +58,24 @@ class PoissonDetector:
     min_count: int = 10
     max_p_value: float = 1e-4
     min_ratio: float = 3.0
+    baseline_buckets: int = 288
+
+    def history_buckets(self, width: timedelta | None = None) -> int:
+        """Return how many buckets of history one verdict reads."""
+        return self.baseline_buckets
 
     def evaluate(
-        self, baseline: Sequence[int], observed: int, *, bucket_start: datetime, complete: bool
+        self,
+        baseline: Sequence[int | None],
+        observed: int,
+        *,
+        bucket_start: datetime,
+        complete: bool,
+        width: timedelta | None = None,
     ) -> Verdict:
         """Return the verdict on one bucket (a partial bucket can only grow, so an anomalous
         partial count is already a spike)."""
-        expected = robust_expected(baseline)
+        expected = robust_expected([count for count in baseline if count is not None])
         tail = poisson_tail(observed, expected)
         anomalous = (
             observed >= self.min_count

@@ -175,10 +175,26 @@ class AlertRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    severity: Mapped[str] = mapped_column(String(16), default="minor", server_default="minor")
+    explanation: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    resolved_bucket: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
     feed_id: Mapped[int | None] = mapped_column(
         ForeignKey("feeds.id", ondelete="CASCADE", name="fk_alerts_feed_id")
     )
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class FeedOutage(Base):
+    """A bucket during which a feed was failing: its topics' counts there are unknown, so
+    detection leaves them out of baselines and never judges them."""
+
+    __tablename__ = "feed_outages"
+
+    feed_id: Mapped[int] = mapped_column(
+        ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True
+    )
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
 
 
 class VideoStats(Base):

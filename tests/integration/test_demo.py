@@ -37,6 +37,7 @@ def test_demo_detects_the_spike_and_leaves_readable_results(tmp_path: Path) -> N
     demo = monitor("demo", "--timeout", "150", cwd=tmp_path, env=env, timeout=240)
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert "Spike detected on love-letter" in demo.stdout
+    assert "Rising terms" in demo.stdout and "Sentiment" in demo.stdout  # the explanation
     assert (tmp_path / "var" / "monitor.db").exists()
 
     alerts = monitor("alerts", "--format", "json", cwd=tmp_path, env=env)
@@ -45,6 +46,7 @@ def test_demo_detects_the_spike_and_leaves_readable_results(tmp_path: Path) -> N
     spike = next(r for r in records if r["topic"] == "love-letter")
     assert spike["kind"] == "spike" and spike["peak_count"] >= 10
     assert spike["samples"], "the alert carries sample posts"
+    assert spike["explanation"]["rising_terms"], "the alert explains what rose"
 
     history = monitor(
         "history",

@@ -58,7 +58,8 @@ def test_minimal_config_gets_defaults() -> None:
 
     assert config.feeds == []
     assert config.timeline.bucket_minutes == 5
-    assert config.detection.detector == "poisson"
+    assert config.detection.detector == "seasonal"
+    assert config.detection.preset == "balanced"
     with pytest.raises(KeyError):
         config.topic("missing")
 
@@ -199,3 +200,46 @@ def test_worker_time_limits_must_nest(worker: str, field: str) -> None:
     message = config_error(f"{TOPIC}\n[worker]\n{worker}\n")
 
     assert message.startswith(f"{SOURCE}: {field}: must be greater than ")
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ('[topics.detection]\npreset = "loud"\n', "topics[0].detection.preset"),
+        ('[topics.detection]\nalerts = ["spike", "storm"]\n', "topics[0].detection.alerts[1]"),
+        ("[topics.detection]\nmax_p_value = 0.7\n", "topics[0].detection.max_p_value"),
+        ("[topics.detection]\ncooldown = 5\n", "topics[0].detection.cooldown"),
+        (
+            '[[expected_events]]\nname = "x"\nstart = 2026-01-02T00:00:00Z\n'
+            "end = 2026-01-01T00:00:00Z\n",
+            "expected_events[0]",
+        ),
+        (
+            '[[expected_events]]\nname = "x"\nstart = 2026-01-01T00:00:00Z\n'
+            'end = 2026-01-02T00:00:00Z\ntopics = ["nope"]\n',
+            "expected_events[0].topics",
+        ),
+    ],
+)
+def test_bad_detection_settings_name_the_field(extra: str, field: str) -> None:
+    message = config_error(TOPIC + extra)
+    assert message.startswith(f"{SOURCE}: {field}:"), message
+
+
+def test_topic_detection_options_reach_the_topic_detectors() -> None:
+    from monitor.detectors import topic_detectors, topic_policy
+
+    text = TOPIC + (
+        '[topics.detection]\npreset = "strict"\nmin_excess = 20\ncooldown_minutes = 30\n'
+        'alerts = ["spike", "drop", "climb", "sour"]\n'
+    )
+    config = parse_config(text)
+    topic = config.topics[0]
+    detectors = topic_detectors(config.detection, topic)
+    assert sorted(detectors) == ["climb", "drop", "sour", "spike"]
+    spike = detectors["spike"]
+    assert (spike.max_p_value, spike.min_excess) == (1e-8, 20)  # preset, then explicit
+    assert detectors["drop"].direction == "down" and detectors["climb"].climb_minutes == 180
+    assert topic_policy(config.detection, topic, spike).cooldown_minutes == 30
+    default = parse_config(TOPIC)
+    assert list(topic_detectors(default.detection, default.topics[0])) == ["spike"]

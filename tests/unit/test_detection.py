@@ -182,7 +182,9 @@ def test_partial_bucket_with_anomalous_count_is_anomalous() -> None:
 
 
 def test_make_detector_passes_the_settings() -> None:
-    detector = make_detector(DetectionConfig(min_count=4, max_p_value=0.01, min_ratio=2.0))
+    detector = make_detector(
+        DetectionConfig(detector="poisson", min_count=4, max_p_value=0.01, min_ratio=2.0)
+    )
 
     assert detector == PoissonDetector(min_count=4, max_p_value=0.01, min_ratio=2.0)
 
@@ -226,10 +228,19 @@ class RecordingDetector:
 
     kind: ClassVar[str] = "recording"
     threshold: int = 10
-    calls: list[tuple[list[int], int, datetime, bool]] = field(default_factory=list)
+    calls: list[tuple[list[int | None], int, datetime, bool]] = field(default_factory=list)
+
+    def history_buckets(self, width: timedelta) -> int:
+        return 12
 
     def evaluate(
-        self, baseline: Sequence[int], observed: int, *, bucket_start: datetime, complete: bool
+        self,
+        baseline: Sequence[int | None],
+        observed: int,
+        *,
+        bucket_start: datetime,
+        width: timedelta,
+        complete: bool,
     ) -> Verdict:
         self.calls.append((list(baseline), observed, bucket_start, complete))
         return Verdict(bucket_start, observed, 0.0, 1.0, observed >= self.threshold, complete)
@@ -281,10 +292,10 @@ def test_verdicts_on_latest_complete_and_current_bucket() -> None:
         (PREVIOUS, 30, True, True),
         (CURRENT, 4, False, False),
     ]
-    # Buckets before the first mention are unknown, not zeros: the baselines only hold
-    # the six ones (and, for the current bucket, the complete bucket before it).
-    assert detector.calls[0][0] == [1] * 6
-    assert detector.calls[1][0] == [1] * 6 + [30]
+    # Buckets before the first mention are unknown (None), not zeros: the baselines only
+    # know the six ones (and, for the current bucket, the complete bucket before it).
+    assert detector.calls[0][0] == [None] * 6 + [1] * 6
+    assert detector.calls[1][0] == [None] * 5 + [1] * 6 + [30]
 
 
 def test_baseline_is_limited_to_baseline_buckets() -> None:

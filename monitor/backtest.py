@@ -1,0 +1,208 @@
+"""Replay a series through a detector and the episode rules: what would have alerted, when.
+
+`alert` on a row is true on the bucket where an alert episode opens, and on a bucket where
+the open episode escalates to a higher severity (minor -> major -> critical): the buckets on
+which a user is told something new. The rest of an episode (anomalous or still elevated
+buckets that change nothing but its peak and excess), buckets in the cooldown after an
+episode, and calm buckets are not alert rows. This is the definition the benchmark scores
+and `monitor backtest` prints.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from monitor.detectors.base import Detector
+from monitor.detectors.seasonal import score_of
+from monitor.episodes import SEVERITIES, EpisodePolicy, EpisodeState, step_episode
+from monitor.model import BucketCount, Verdict
+from monitor.timeline import as_utc, bucket_start, zero_filled
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestRow:
+    """One bucket of a replay: the verdict, the 0-1 score and whether it is an alert row."""
+
+    start: datetime
+    value: int
+    expected: float
+    tail: float
+    score: float
+    alert: bool
+    action: str | None  # "open", "escalate", "update", "resolve", "suppressed" or None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayedAlert:
+    """An alert episode found by a replay."""
+
+    opened: datetime
+    resolved: datetime | None
+    peak_bucket: datetime
+    peak: int
+    expected_at_peak: float
+    tail: float
+    excess: float
+    alert_rows: int
+    severity: str
+
+
+def read_series_csv(path: str | Path) -> tuple[list[datetime], list[int]]:
+    """Return the (timestamps, values) of a `timestamp,value` CSV (the NAB format)."""
+    starts: list[datetime] = []
+    values: list[int] = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or [h.strip().lower() for h in header[:2]] != ["timestamp", "value"]:
+            raise ValueError(f"{path}: the first line must be the header timestamp,value")
+        for line_no, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            try:
+                starts.append(as_utc(datetime.fromisoformat(row[0].strip())))
+                values.append(round(float(row[1])))
+            except (ValueError, IndexError) as exc:
+                raise ValueError(f"{path}:{line_no}: expected timestamp,value: {exc}") from None
+    return starts, values
+
+
+def verdicts_for(
+    detector: Detector,
+    values: Sequence[int],
+    starts: Sequence[datetime],
+    width: timedelta,
+    *,
+    excluded: Iterable[int] = (),
+) -> list[Verdict]:
+    """Return the detector's verdict on every bucket, each using only the buckets before it
+    (rows in `excluded`, e.g. source outages, are unknown to later baselines)."""
+    skip = set(excluded)
+    scan = getattr(detector, "scan", None)
+    if scan is not None and not skip:
+        return list(scan(values, starts, width))
+    if scan is not None and "excluded" in inspect.signature(scan).parameters:
+        return list(scan(values, starts, width, excluded=sorted(skip)))
+    known: list[int | None] = [None if i in skip else v for i, v in enumerate(values)]
+    size = detector.history_buckets(width)
+    return [
+        detector.evaluate(
+            known[max(0, index - size) : index],
+            value,
+            bucket_start=start,
+            width=width,
+            complete=True,
+        )
+        for index, (value, start) in enumerate(zip(values, starts, strict=True))
+    ]
+
+
+@dataclass(slots=True)
+class _Open:
+    opened: datetime
+    peak: Verdict
+    excess: float = 0.0
+    alert_rows: int = 0
+    severity: int = 0
+
+
+def replay(
+    verdicts: Sequence[Verdict],
+    policy: EpisodePolicy,
+    *,
+    width: timedelta,
+    excluded: Iterable[int] = (),
+) -> tuple[list[BacktestRow], list[ReplayedAlert]]:
+    """Return the per-bucket rows and the alert episodes the verdicts produce (rows in
+    `excluded` are never anomalous: a source was failing)."""
+    skip = set(excluded)
+    state = EpisodeState()
+    rows: list[BacktestRow] = []
+    alerts: list[ReplayedAlert] = []
+    current: _Open | None = None
+    for index, verdict in enumerate(verdicts):
+        if index in skip:
+            verdict = replace(verdict, score=1.0, anomalous=False)
+        state, action = step_episode(state, verdict, policy, width=width)
+        alert = action in ("open", "escalate")
+        if action == "open":
+            current = _Open(verdict.bucket_start, verdict)
+        if current is not None and action in ("open", "escalate", "update", "hold"):
+            current.excess += max(0.0, verdict.observed - verdict.expected)
+            if verdict.observed > current.peak.observed:
+                current.peak = verdict
+            current.alert_rows += alert
+            current.severity = max(current.severity, state.severity)
+        if action == "open" and policy.single_bucket and current is not None:
+            alerts.append(_finish(current, verdict.bucket_start))  # a peak is its own episode
+            current = None
+        if action == "resolve" and current is not None:
+            alerts.append(_finish(current, verdict.bucket_start))
+            current = None
+        rows.append(
+            BacktestRow(
+                start=verdict.bucket_start,
+                value=verdict.observed,
+                expected=verdict.expected,
+                tail=verdict.score,
+                score=round(score_of(verdict.score, policy.max_p_value), 6),
+                alert=alert,
+                action=action if action != "hold" else None,
+            )
+        )
+    if current is not None:
+        alerts.append(_finish(current, None))
+    return rows, alerts
+
+
+def _finish(current: _Open, resolved: datetime | None) -> ReplayedAlert:
+    return ReplayedAlert(
+        opened=current.opened,
+        resolved=resolved,
+        peak_bucket=current.peak.bucket_start,
+        peak=current.peak.observed,
+        expected_at_peak=current.peak.expected,
+        tail=current.peak.score,
+        excess=round(current.excess, 2),
+        alert_rows=current.alert_rows,
+        severity=SEVERITIES[max(current.severity, 1) - 1],
+    )
+
+
+def replay_stored(
+    buckets: Sequence[BucketCount],
+    *,
+    detector: Detector,
+    policy: EpisodePolicy,
+    width: timedelta,
+    first_bucket: datetime | None,
+    start: datetime,
+    end: datetime,
+    outages: Collection[datetime] = (),
+) -> tuple[list[BacktestRow], list[ReplayedAlert]]:
+    """Return the rows and alerts of a stored timeline replayed from `start` to `end` (the
+    detector also reads its history window before `start`; buckets before the topic's
+    first mention and in `outages` are unknown)."""
+    if first_bucket is None:
+        return [], []
+    history_start = start - width * detector.history_buckets(width)
+    series = zero_filled(buckets, start=history_start, end=end, width=width)
+    unknown = [
+        i
+        for i, bucket in enumerate(series)
+        if bucket.start < first_bucket or bucket.start in outages
+    ]
+    values = [bucket.count for bucket in series]
+    starts = [bucket.start for bucket in series]
+    verdicts = verdicts_for(detector, values, starts, width, excluded=unknown)
+    rows, alerts = replay(verdicts, policy, width=width, excluded=unknown)
+    begin = bucket_start(start, width)
+    return (
+        [row for row in rows if row.start >= begin],
+        [alert for alert in alerts if alert.opened >= begin],
+    )

@@ -1,0 +1,321 @@
+"""The default detector: a seasonal, robust, count-aware baseline with negative-binomial tails.
+
+For the bucket being judged it looks only at buckets before it (causal):
+
+* the same time of day on each of the previous `days` days (a slot `slot_minutes` wide
+  around the same clock time): their median is the seasonal expectation, so a daily peak
+  that happens every day is expected, and a past spike (one value among dozens) does not
+  move it;
+* the last `level_minutes` against the same minutes on the previous days: their ratio of
+  medians scales the expectation, so a busier-than-usual week or weekend is followed;
+* the spread of the same-slot values after removing each day's level: the extra-Poisson
+  dispersion of a negative binomial, so a noisy topic needs a larger jump than a calm one,
+  and a topic with 0-2 posts per bucket is judged by count probabilities, not a z-score.
+
+A bucket is a candidate when the tail probability of its count (or of the sum of the last
+`sustain_buckets`, which catches hours-long raised levels whose single buckets look
+ordinary) is at most `max_p_value`, and it exceeds the expectation by `min_excess` mentions
+and `min_ratio` times.
+
+Real mention series are burstier than any fitted count model: a busy topic has a few
+"impossible" buckets every day (a retweet cascade, a bot). So a candidate is anomalous only
+when it is also more surprising than the `calibration_rank`-th most surprising bucket of
+the previous `calibration_days` days: the topic's own record of ordinary bursts sets the bar.
+Taking the second rather than the largest keeps one past spike from raising the bar for a
+week.
+
+Warm-up: no verdict is anomalous before `warmup_minutes` of known history exist. Until a
+full day of history exists there is no same-time-of-day value yet, so the expectation is the
+median of all the history seen so far (no daily rhythm), and the dispersion its spread.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+from monitor.detectors.counts import log_surprise, mad, median, nb_log10_upper, nb_lower
+from monitor.model import Verdict
+
+DAY = timedelta(days=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Each value's own Poisson noise is part of its spread; a level this low would make the
+# relative dispersion of a near-empty topic explode.
+_MIN_LEVEL = 1.0
+
+
+@dataclass(frozen=True)
+class SeasonalDetector:
+    """Seasonal negative-binomial detector. Options (see the module docstring): `days`,
+    `slot_minutes`, `level_minutes`, `sustain_buckets`, `max_p_value`, `min_excess`,
+    `min_ratio`, `min_dispersion`, `warmup_minutes`, `direction` ("up" for spikes, "down"
+    for drops)."""
+
+    kind: ClassVar[str] = "seasonal"
+    days: int = 7
+    slot_minutes: int = 60
+    level_minutes: int = 60
+    sustain_buckets: int = 6
+    # Slow climbs: no one-bucket test; the sum of the last `climb_minutes` must be
+    # improbable and rising (its later half above its earlier half).
+    climb_minutes: int | None = None
+    max_p_value: float = 1e-6
+    min_excess: float = 5.0
+    min_ratio: float = 1.5
+    min_dispersion: float = 0.01
+    warmup_minutes: int = 180
+    calibration_days: int = 7
+    calibration_rank: int = 2
+    direction: str = "up"
+
+    def _window(self, width: timedelta) -> int:
+        """Return how many buckets the sustained (or climb) test sums over."""
+        if self.climb_minutes is not None:
+            return max(2, round(timedelta(minutes=self.climb_minutes) / width))
+        return self.sustain_buckets
+
+    def history_buckets(self, width: timedelta) -> int:
+        """Return how many buckets of history one verdict reads (its whole cost)."""
+        return (
+            self._baseline_buckets(width) + self._calibration_buckets(width) + self._window(width)
+        )
+
+    def _baseline_buckets(self, width: timedelta) -> int:
+        per_day = max(1, round(DAY / width))
+        return self.days * per_day + self._half_slot(width) + 1
+
+    def _calibration_buckets(self, width: timedelta) -> int:
+        return self.calibration_days * max(1, round(DAY / width))
+
+    def _half_slot(self, width: timedelta) -> int:
+        return max(0, round(timedelta(minutes=self.slot_minutes) / width / 2))
+
+    def baseline(
+        self, history: Sequence[int | None], *, width: timedelta
+    ) -> tuple[float, float, int, float, float] | None:
+        """Return (expected count, dispersion, days of history used, seasonal count, level
+        ratio before the sustained window) for the bucket right after `history`, or None
+        when there is not enough known history."""
+        per_day = max(1, round(DAY / width))
+        half = self._half_slot(width)
+        # A level read from fewer than three buckets is mostly noise.
+        level_n = max(3, round(timedelta(minutes=self.level_minutes) / width))
+        # For the sustained test the level is read before the window it sums over, so a
+        # raised level is judged against the level it rose from, not against itself.
+        lag = max(0, self._window(width) - 1)
+        n = len(history)
+        slot_values: list[float] = []
+        day_levels: list[float] = []
+        normalized: list[float] = []
+        past_level_values: list[float] = []
+        lagged_level_values: list[float] = []
+        used_days = 0
+        for day in range(1, self.days + 1):
+            centre = n - day * per_day  # index of the same clock time `day` days ago
+            lo, hi = centre - half, centre + half + 1
+            if lo < 0:
+                break
+            values = [v for v in history[lo : min(hi, n)] if v is not None]
+            if len(values) < max(1, (hi - lo) // 2):
+                continue
+            used_days += 1
+            slot_values.extend(values)
+            day_level = max(_MIN_LEVEL, median(values))
+            day_levels.append(day_level)
+            normalized.extend(v / day_level for v in values)
+            past_level_values.extend(
+                v for v in history[max(0, centre - level_n) : centre] if v is not None
+            )
+            lagged_level_values.extend(
+                v
+                for v in history[max(0, centre - lag - level_n) : max(0, centre - lag)]
+                if v is not None
+            )
+        if used_days == 0:
+            known = [float(v) for v in history if v is not None]
+            if len(known) * width < timedelta(minutes=self.warmup_minutes):
+                return None
+            # Less than a day seen: one flat level, its spread around itself.
+            slot_values = known
+            level = max(_MIN_LEVEL, median(known))
+            day_levels = [level]
+            normalized = [v / level for v in known]
+        seasonal = median(slot_values)
+        ratio = self._ratio(history[max(0, n - level_n) :], past_level_values, used_days)
+        lagged = self._ratio(
+            history[max(0, n - lag - level_n) : max(0, n - lag)], lagged_level_values, used_days
+        )
+        expected = max(0.2, seasonal * ratio)
+        # Relative spread of same-slot values around their day's level, less its Poisson
+        # part: the negative binomial's dispersion (variance = mu + dispersion * mu^2).
+        centre_norm = median(normalized)
+        spread = 1.4826 * mad(normalized, centre_norm)
+        typical_level = median(day_levels)
+        dispersion = max(self.min_dispersion, spread**2 - 1.0 / typical_level)
+        return expected, dispersion, used_days, seasonal, lagged
+
+    @staticmethod
+    def _ratio(recent: Sequence[int | None], past: Sequence[float], used_days: int) -> float:
+        """Return how much busier the recent buckets are than the same minutes on past days
+        (1 without same-time history)."""
+        known = [v for v in recent if v is not None]
+        if not (used_days and known and past):
+            return 1.0
+        return (median(known) + 1.0) / (median(past) + 1.0)
+
+    def evaluate(
+        self,
+        history: Sequence[int | None],
+        observed: int,
+        *,
+        bucket_start: datetime,
+        width: timedelta,
+        complete: bool,
+    ) -> Verdict:
+        """Return the verdict on one bucket given the counts before it (oldest first, None
+        where unknown); `score` is the smaller of the one-bucket and sustained tails."""
+        history = list(history[-self.history_buckets(width) :])
+        size = self._baseline_buckets(width)
+        first = max(0, len(history) - self._calibration_buckets(width))
+        past: list[Verdict | None] = []
+        expectations: list[float | None] = [None] * first
+        # The seasonal counts before the calibration window feed its first sustained tests.
+        for i in range(max(0, first - self._window(width)), first):
+            fit = self.baseline(history[max(0, i - size) : i], width=width)
+            expectations[i] = fit[3] if fit and history[i] is not None else None
+        for i in range(first, len(history)):
+            value = history[i]
+            if value is None:
+                past.append(None)
+                expectations.append(None)
+                continue
+            candidate, seasonal = self.candidate(
+                history[max(0, i - size) : i], value, width=width, previous=expectations
+            )
+            past.append(candidate)
+            expectations.append(seasonal)
+        verdict, _ = self.candidate(
+            history[-size:], observed, width=width, complete=complete, previous=expectations
+        )
+        # Unknown buckets count as unsurprising, as in `scan`.
+        return self._calibrated(verdict, [v.log_surprise if v else 0.0 for v in past], bucket_start)
+
+    def scan(
+        self,
+        counts: Sequence[int],
+        starts: Sequence[datetime],
+        width: timedelta,
+        excluded: Sequence[int] = (),
+    ) -> list[Verdict]:
+        """Return the verdict on every bucket of a series, each from the buckets before it
+        only (the same verdicts as `evaluate` on each prefix, computed once each)."""
+        skip = set(excluded)
+        known: list[int | None] = [None if i in skip else v for i, v in enumerate(counts)]
+        size = self._baseline_buckets(width)
+        reference = self._calibration_buckets(width)
+        candidates: list[Verdict] = []
+        expectations: list[float | None] = []
+        for i, value in enumerate(counts):
+            candidate, seasonal = self.candidate(
+                known[max(0, i - size) : i], value, width=width, previous=expectations
+            )
+            candidates.append(candidate)
+            expectations.append(seasonal if known[i] is not None else None)
+        surprise = [0.0 if known[i] is None else v.log_surprise for i, v in enumerate(candidates)]
+        return [
+            self._calibrated(verdict, surprise[max(0, i - reference) : i], starts[i])
+            for i, verdict in enumerate(candidates)
+        ]
+
+    def _calibrated(
+        self, verdict: Verdict, past_surprise: Sequence[float], bucket_start: datetime
+    ) -> Verdict:
+        anomalous = verdict.anomalous
+        if anomalous and len(past_surprise) >= self.calibration_rank:
+            bar = heapq.nlargest(self.calibration_rank, past_surprise)[-1]
+            anomalous = verdict.log_surprise > bar
+        return replace(verdict, bucket_start=bucket_start, anomalous=anomalous)
+
+    def candidate(
+        self,
+        history: Sequence[int | None],
+        observed: int,
+        *,
+        width: timedelta,
+        complete: bool = True,
+        bucket_start: datetime | None = None,
+        previous: Sequence[float | None] = (),
+    ) -> tuple[Verdict, float | None]:
+        """Return the uncalibrated verdict on one bucket (tail probability, and whether it
+        passes the count tests before comparison with the topic's recent bursts) and its
+        seasonal count. `previous` holds the seasonal counts of the buckets before it
+        (aligned to the end of `history`; None where unknown), for the sustained test."""
+        bucket_start = bucket_start or EPOCH
+        fit = self.baseline(history, width=width)
+        if fit is None:
+            return Verdict(bucket_start, observed, 0.0, 1.0, False, complete), None
+        expected, dispersion, _, seasonal, lagged = fit
+        log_tail = self._log_tail(observed, expected, dispersion)
+        threshold = math.log10(self.max_p_value)
+        anomalous = log_tail <= threshold and self._large(observed, expected)
+        if self.climb_minutes is not None:
+            log_tail, anomalous = 0.0, False  # only the window's sum counts
+        others = self._window(width) - 1
+        if others > 0 and complete and len(previous) >= others and len(history) >= others:
+            recent = list(history[len(history) - others :])
+            recent_seasonal = list(previous[len(previous) - others :])
+            if None not in recent and None not in recent_seasonal:
+                counts = [v for v in recent if v is not None]
+                means = [max(0.2, m * lagged) for m in recent_seasonal if m is not None]
+                mean_now = max(0.2, seasonal * lagged)
+                total = observed + sum(counts)
+                total_expected = mean_now + sum(means)
+                sustained = self._log_tail(total, total_expected, dispersion)
+                if self.climb_minutes is not None:
+                    # A climb: the later half of the window beyond the earlier half.
+                    window = [*counts, observed]
+                    half = len(window) // 2
+                    raised = self._beyond(sum(window[-half:]), sum(window[:half]))
+                else:
+                    # Every bucket of a raised level must be above its own expectation, or
+                    # one spike followed by quiet would count as a raised level again.
+                    raised = (
+                        self._beyond(observed, mean_now) and self._beyond(observed, expected)
+                    ) and all(self._beyond(v, m) for v, m in zip(counts, means, strict=True))
+                if raised and sustained < log_tail:
+                    log_tail = sustained
+                    anomalous = anomalous or (
+                        sustained <= threshold and self._large(total, total_expected)
+                    )
+        verdict = Verdict(
+            bucket_start,
+            observed,
+            round(expected, 4),
+            10.0**log_tail,
+            anomalous,
+            complete,
+            surprise=-log_tail,
+        )
+        return verdict, seasonal
+
+    def _log_tail(self, observed: float, expected: float, dispersion: float) -> float:
+        if self.direction == "down":
+            return math.log10(max(nb_lower(observed, expected, dispersion), 1e-300))
+        return nb_log10_upper(observed, expected, dispersion)
+
+    def _beyond(self, observed: float, expected: float) -> bool:
+        return observed < expected if self.direction == "down" else observed > expected
+
+    def _large(self, observed: float, expected: float) -> bool:
+        if self.direction == "down":
+            return expected - observed >= self.min_excess and observed * self.min_ratio <= expected
+        return observed - expected >= self.min_excess and observed >= self.min_ratio * expected
+
+
+def score_of(tail: float, max_p_value: float) -> float:
+    """Return a 0-1 anomaly score: 0.5 at the alert threshold, 1 at its square."""
+    return max(0.0, min(1.0, log_surprise(tail) / (2.0 * -math.log10(max_p_value))))

@@ -1,0 +1,316 @@
+"""A burst stored through the pipeline opens one alert episode that explains itself and
+resolves after the burst; the CLI shows, acknowledges and replays it. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from monitor import pipeline
+from monitor.model import Post
+from monitor.runtime import Runtime
+from monitor.storage import alert_queries, queries
+from monitor.storage.engine import make_engine, session_scope
+from monitor.storage.migrate import upgrade
+from monitor.storage.tables import AlertRow
+from tests.conftest import REPO, FeedServer, Route, make_settings, write_config
+
+WIDTH = timedelta(minutes=5)
+BURST = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)  # a bucket boundary
+CALM = [
+    "Still thinking about Taehyung's Love Letter",
+    "V Love Letter on repeat today",
+    "Love Letter by V is such a comfort song",
+]
+
+
+def store(runtime: Runtime, posts: list[Post], *, now: datetime) -> None:
+    matched = pipeline.match_and_score(posts, runtime.matcher)
+    with session_scope(runtime.sessions) as session:
+        queries.store_matched_posts(
+            session, feed_id=None, matched=matched, bucket_width=WIDTH, fetched_at=now
+        )
+
+
+def calm_posts(start: datetime, end: datetime) -> list[Post]:
+    """Two posts per bucket, the same few sentences."""
+    posts, moment, index = [], start, 0
+    while moment < end:
+        for offset in (60, 180):
+            posts.append(
+                Post(
+                    "test",
+                    f"calm-{moment:%Y%m%d%H%M}-{offset}",
+                    CALM[index % 3],
+                    moment + timedelta(seconds=offset),
+                )
+            )
+            index += 1
+        moment += WIDTH
+    return posts
+
+
+def burst_posts() -> list[Post]:
+    return [
+        Post(
+            "test",
+            f"burst-{index}",
+            f"V's Love Letter live clip!! the #LWAteaser is out {index}",
+            BURST + timedelta(seconds=5 * index),
+            lang="en" if index % 4 else "ko",
+        )
+        for index in range(40)
+    ]
+
+
+def run_burst(tmp_path: Path, database_url: str) -> tuple[Path, int]:
+    """Store calm history, a burst and calm again, detecting as beat would; check the
+    episode and return the config path and the alert id."""
+    config = write_config(tmp_path / "monitor.toml", feeds=[])
+    settings = make_settings(tmp_path, config, database_url)
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+    runtime = Runtime.start(settings)
+    try:
+        store(runtime, calm_posts(BURST - timedelta(hours=6), BURST), now=BURST)
+        assert pipeline.detect_spikes(runtime, now=BURST - WIDTH + timedelta(seconds=30)) == []
+
+        store(runtime, [*burst_posts(), *calm_posts(BURST, BURST + WIDTH)], now=BURST + WIDTH)
+        opened = pipeline.detect_spikes(runtime, now=BURST + WIDTH + timedelta(seconds=20))
+        assert [(c.topic, c.action, c.kind) for c in opened] == [("love-letter", "open", "spike")]
+        # The next runs see the same burst: the episode goes on, no second alert.
+        store(runtime, calm_posts(BURST + WIDTH, BURST + 2 * WIDTH), now=BURST + 2 * WIDTH)
+        again = pipeline.detect_spikes(runtime, now=BURST + WIDTH + timedelta(seconds=50))
+        assert all(change.action != "open" for change in again)
+
+        resolved_at = None
+        for step in range(2, 8):
+            moment = BURST + step * WIDTH
+            store(runtime, calm_posts(moment, moment + WIDTH), now=moment + WIDTH)
+            changes = pipeline.detect_spikes(runtime, now=moment + WIDTH + timedelta(seconds=20))
+            assert all(change.action != "open" for change in changes)
+            if any(change.action == "resolve" for change in changes):
+                resolved_at = moment
+                break
+        assert resolved_at is not None, "the episode resolves once the burst is over"
+
+        with session_scope(runtime.sessions) as session:
+            rows = list(session.scalars(select(AlertRow)))
+            assert len(rows) == 1
+            row = rows[0]
+            assert row.status == "resolved" and row.opened_bucket == BURST
+            assert row.peak_count == 42 and row.excess_mentions > 30
+            explanation = row.explanation
+            assert explanation is not None
+            assert explanation["rising_terms"][0]["term"] in {"#lwateaser", "clip", "live"}
+            assert "#lwateaser" in [t["term"] for t in explanation["rising_terms"][:3]]
+            assert explanation["first_post"]["text"].startswith("V's Love Letter live clip")
+            assert explanation["languages"]["en"] > explanation["languages"]["ko"] > 0
+            assert explanation["sentiment"]["before"]["scored"] > 0
+            assert explanation["observed"] == 42
+            alert_id = row.id
+    finally:
+        runtime.close()
+    return config, alert_id
+
+
+def test_a_burst_opens_one_explained_episode_that_resolves(
+    tmp_path: Path, database_url: str
+) -> None:
+    run_burst(tmp_path, database_url)
+
+
+def test_cli_shows_acknowledges_and_replays_the_episode(tmp_path: Path, sqlite_url: str) -> None:
+    database_url = sqlite_url
+    config, alert_id = run_burst(tmp_path, database_url)
+
+    env = {
+        "MONITOR_CONFIG": str(config),
+        "MONITOR_DATA_DIR": str(tmp_path / "var"),
+        "MONITOR_DATABASE_URL": database_url,
+        "PATH": "/usr/bin:/bin",
+    }
+
+    def monitor(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "monitor", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    shown = monitor("alerts", "show", str(alert_id), "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["explanation"]["rising_terms"]
+    table = monitor("alerts", "show", str(alert_id))
+    assert table.returncode == 0 and "#lwateaser" in table.stdout
+    acked = monitor("alerts", "ack", str(alert_id))
+    assert acked.returncode == 0 and "acknowledged" in acked.stdout
+    missing = monitor("alerts", "ack", "999999")
+    assert missing.returncode != 0 and "no alert with id 999999" in missing.stderr
+    replayed = monitor(
+        "backtest", "--topic", "love-letter", "--since", "2026-05-04T06:00:00", "--format", "jsonl"
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    rows = [json.loads(line) for line in replayed.stdout.splitlines()]
+    assert [r["timestamp"] for r in rows if r["alert"]] == ["2026-05-04T12:00:00Z"]
+
+
+def calendar(action: str) -> str:
+    return (
+        "[[expected_events]]\n"
+        'name = "Love Letter live broadcast"\n'
+        "start = 2026-05-04T11:30:00Z\n"
+        "end = 2026-05-04T13:00:00Z\n"
+        'topics = ["love-letter"]\n'
+        f'action = "{action}"\n'
+    )
+
+
+@pytest.mark.parametrize("action", ["annotate", "suppress"])
+def test_an_expected_event_annotates_or_suppresses_the_alert(
+    tmp_path: Path, sqlite_url: str, action: str
+) -> None:
+    config = write_config(tmp_path / "monitor.toml", feeds=[], extra=calendar(action))
+    settings = make_settings(tmp_path, config, sqlite_url)
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    engine.dispose()
+    runtime = Runtime.start(settings)
+    try:
+        store(runtime, calm_posts(BURST - timedelta(hours=6), BURST), now=BURST)
+        store(runtime, [*burst_posts(), *calm_posts(BURST, BURST + WIDTH)], now=BURST + WIDTH)
+        changes = pipeline.detect_spikes(runtime, now=BURST + WIDTH + timedelta(seconds=20))
+        with session_scope(runtime.sessions) as session:
+            rows = list(session.scalars(select(AlertRow)))
+    finally:
+        runtime.close()
+    if action == "suppress":
+        assert changes == [] and rows == []
+    else:
+        assert [c.action for c in changes] == ["open"]
+        events = rows[0].explanation["expected_events"]
+        assert [event["name"] for event in events] == ["Love Letter live broadcast"]
+
+
+def busy_posts(start: datetime, end: datetime, per_bucket: int) -> list[Post]:
+    posts, moment = [], start
+    while moment < end:
+        posts.extend(
+            Post(
+                "test",
+                f"busy-{moment:%Y%m%d%H%M}-{k}",
+                CALM[k % 3],
+                moment + timedelta(seconds=10 * k),
+            )
+            for k in range(per_bucket)
+        )
+        moment += WIDTH
+    return posts
+
+
+@pytest.mark.parametrize("outage", [False, True])
+def test_a_silent_hour_is_a_drop_unless_the_source_was_failing(
+    tmp_path: Path, sqlite_url: str, outage: bool
+) -> None:
+    config = write_config(
+        tmp_path / "monitor.toml",
+        feeds=[{"name": "fans", "kind": "rss", "url": "http://127.0.0.1:9/feed.xml"}],
+    )
+    text = config.read_text()
+    config.write_text(text.replace('alerts = ["spike"]', 'alerts = ["spike", "drop"]', 1))
+    settings = make_settings(tmp_path, config, sqlite_url)
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    engine.dispose()
+    runtime = Runtime.start(settings)
+    quiet_end = BURST + 12 * WIDTH
+    try:
+        store(runtime, busy_posts(BURST - timedelta(hours=6), BURST, 10), now=BURST)
+        if outage:
+            with session_scope(runtime.sessions) as session:
+                feed_id = queries.list_feeds(session)[0].id
+                alert_queries.record_outage(
+                    session, feed_id, since=BURST - WIDTH, until=quiet_end, width=WIDTH
+                )
+        changes = []
+        for step in range(12):  # an hour with nothing stored
+            moment = BURST + (step + 1) * WIDTH + timedelta(seconds=20)
+            changes += pipeline.detect_spikes(runtime, now=moment)
+        # The source recovers and the posts of the outage hour arrive late.
+        store(runtime, busy_posts(BURST, quiet_end + 2 * WIDTH, 10), now=quiet_end + 2 * WIDTH)
+        changes += pipeline.detect_spikes(runtime, now=quiet_end + WIDTH + timedelta(seconds=20))
+    finally:
+        runtime.close()
+    opened = [(c.kind, c.action) for c in changes if c.action == "open"]
+    assert opened == ([] if outage else [("drop", "open")])
+
+
+def test_a_failed_poll_marks_the_buckets_since_the_last_success_as_an_outage(
+    tmp_path: Path, database_url: str, feed_server: FeedServer
+) -> None:
+    feed_server.routes["/down.xml"] = Route(status=500, body=b"oops", content_type="text/plain")
+    config = write_config(
+        tmp_path / "monitor.toml",
+        feeds=[{"name": "down", "kind": "rss", "url": feed_server.url("/down.xml")}],
+    )
+    settings = make_settings(tmp_path, config, database_url)
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+    runtime = Runtime.start(settings)
+    try:
+        with session_scope(runtime.sessions) as session:
+            feed = queries.list_feeds(session)[0]
+            feed.last_success_at = BURST - 3 * WIDTH + timedelta(seconds=30)
+            feed_id = feed.id
+        outcome = pipeline.poll_feed(runtime, feed_id, now=BURST + timedelta(seconds=40))
+        assert outcome.status == "failed"
+        with session_scope(runtime.sessions) as session:
+            marked = alert_queries.outage_buckets(
+                session, [feed_id], start=BURST - timedelta(hours=1), end=BURST + WIDTH
+            )
+    finally:
+        runtime.close()
+    assert marked == {BURST - 2 * WIDTH, BURST - WIDTH, BURST}
+
+
+def test_sentiment_turning_sour_opens_its_own_alert(tmp_path: Path, sqlite_url: str) -> None:
+    config = write_config(tmp_path / "monitor.toml", feeds=[])
+    text = config.read_text()
+    config.write_text(text.replace('alerts = ["spike"]', 'alerts = ["sour"]', 1))
+    settings = make_settings(tmp_path, config, sqlite_url)
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    engine.dispose()
+    runtime = Runtime.start(settings)
+    try:
+        store(runtime, busy_posts(BURST - timedelta(hours=6), BURST, 4), now=BURST)
+        angry = [
+            Post(
+                "test",
+                f"angry-{index}",
+                "V Love Letter clip got cut again, terrible, I hate this, so disappointed",
+                BURST + timedelta(seconds=7 * index),
+            )
+            for index in range(30)
+        ]
+        store(runtime, [*angry, *busy_posts(BURST, BURST + WIDTH, 4)], now=BURST + WIDTH)
+        changes = pipeline.detect_spikes(runtime, now=BURST + WIDTH + timedelta(seconds=20))
+        with session_scope(runtime.sessions) as session:
+            row = session.scalar(select(AlertRow))
+            explanation = row.explanation if row else None
+    finally:
+        runtime.close()
+    assert [(c.kind, c.action) for c in changes] == [("sour", "open")]
+    sentiment = explanation["sentiment"]
+    assert sentiment["during"]["negative_share"] > 0.5 > sentiment["before"]["negative_share"]

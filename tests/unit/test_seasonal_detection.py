@@ -1,0 +1,358 @@
+"""The seasonal detector, the episode rules and the replay on generated series."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.backtest import replay, verdicts_for
+from monitor.detectors import detector_from_preset
+from monitor.detectors.counts import nb_log10_upper, nb_lower, nb_upper, poisson_upper
+from monitor.episodes import (
+    Episode,
+    EpisodePolicy,
+    EpisodeState,
+    decide_alert,
+    severity_level,
+    step_episode,
+)
+from monitor.explain import explain_episode, rising_terms, tokens
+from monitor.model import BucketCount, Verdict
+
+HOUR = timedelta(hours=1)
+FIVE = timedelta(minutes=5)
+T0 = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday, midnight
+
+
+def poisson(rng: random.Random, mean: float) -> int:
+    """Return one Poisson draw (Knuth for small means, rounded normal for large ones)."""
+    if mean > 50:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, k, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        k += 1
+        product *= rng.random()
+    return k
+
+
+def daily_series(days: int, *, seed: int, width: timedelta = HOUR) -> list[int]:
+    """Counts with a strong daily rhythm: 4 at night, 60 in the evening peak."""
+    rng = random.Random(seed)
+    per_day = round(timedelta(days=1) / width)
+    values = []
+    for index in range(days * per_day):
+        hour = (index % per_day) * width / HOUR
+        mean = 4 + 56 * math.exp(-(((hour - 20) / 2.0) ** 2))
+        values.append(poisson(rng, mean))
+    return values
+
+
+def starts_of(values: list[int], width: timedelta = HOUR) -> list[datetime]:
+    return [T0 + i * width for i in range(len(values))]
+
+
+def alerts_of(values: list[int], width: timedelta = HOUR, **options) -> list[int]:
+    detector = detector_from_preset("balanced", **options)
+    verdicts = verdicts_for(detector, values, starts_of(values, width), width)
+    rows, _ = replay(verdicts, EpisodePolicy(), width=width)
+    return [i for i, row in enumerate(rows) if row.action == "open"]
+
+
+# --- count tails ----------------------------------------------------------------------------
+
+
+def test_negative_binomial_tails_match_their_definitions() -> None:
+    # Dispersion 0 is Poisson; P(X >= 0) is 1; the two tails of one point sum to 1 + P(X = x).
+    assert nb_upper(5, 2.0, 0.0) == pytest.approx(poisson_upper(5, 2.0))
+    assert poisson_upper(5, 2.0) == pytest.approx(
+        1 - sum(math.exp(-2) * 2**k / math.factorial(k) for k in range(5))
+    )
+    assert nb_upper(0, 3.0, 0.5) == 1.0
+    size, mu = 2.0, 3.0
+    p = size / (size + mu)
+    point = math.comb(4 + 1, 4) * p**size * (1 - p) ** 4  # P(X = 4) for size 2
+    assert nb_upper(4, mu, 1 / size) + nb_lower(4, mu, 1 / size) == pytest.approx(1 + point)
+    # Over-dispersion makes a large count less surprising.
+    assert nb_upper(30, 5.0, 0.5) > nb_upper(30, 5.0, 0.0)
+
+
+def test_log_tail_stays_finite_and_ordered_where_the_tail_underflows() -> None:
+    assert nb_upper(5000, 10.0, 0.01) == 0.0
+    assert math.isfinite(nb_log10_upper(5000, 10.0, 0.01))
+    assert nb_log10_upper(9000, 10.0, 0.01) < nb_log10_upper(5000, 10.0, 0.01) < -300
+
+
+# --- the detector ---------------------------------------------------------------------------
+
+
+def test_a_daily_peak_that_happens_every_day_does_not_alert() -> None:
+    values = daily_series(10, seed=1)
+    # After the first day (no same-hour history yet) the evening peak is expected.
+    assert [i for i in alerts_of(values) if i >= 24] == []
+    assert max(values[20::24]) > 5 * min(values[4::24]) + 20  # the rhythm is strong
+
+
+def test_a_spike_at_a_quiet_hour_alerts_on_its_own_bucket() -> None:
+    values = daily_series(10, seed=2)
+    spike = 8 * 24 + 4  # 04:00 on day 9, when about 4 are expected
+    values[spike] = 60  # as much as the usual evening peak
+    assert alerts_of(values) == [spike] or alerts_of(values)[-1] == spike
+    assert spike in alerts_of(values)
+
+
+def test_low_counts_do_not_alert_on_three_but_do_on_a_real_jump() -> None:
+    rng = random.Random(3)
+    values = [poisson(rng, 1.0) for _ in range(24 * 12)]
+    detector = detector_from_preset()
+    history = [*values]
+    three = detector.evaluate(history, 3, bucket_start=T0, width=HOUR, complete=True)
+    jump = detector.evaluate(history, 25, bucket_start=T0, width=HOUR, complete=True)
+    assert not three.anomalous and three.score > 1e-3
+    assert jump.anomalous and jump.expected <= 2
+
+
+def test_a_raised_level_alerts_even_when_no_single_bucket_would() -> None:
+    rng = random.Random(4)
+    width = FIVE
+    values = [poisson(rng, 40) for _ in range(288 * 8)]
+    detector = detector_from_preset()
+    starts = starts_of(values, width)
+    start = len(values) - 12
+    for index in range(start, len(values)):
+        values[index] = 68  # +70 % for an hour: each bucket is within a burst's reach
+    single = detector_from_preset(sustain_buckets=1)
+    verdicts = verdicts_for(detector, values, starts, width)
+    single_verdicts = verdicts_for(single, values, starts, width)
+    assert any(v.anomalous for v in verdicts[start:])
+    assert not any(v.anomalous for v in single_verdicts[start:])
+
+
+def test_a_drop_detector_flags_a_topic_going_quiet() -> None:
+    values = daily_series(10, seed=5)
+    quiet_from = 9 * 24 + 18  # the evening peak of day 10 does not come
+    for index in range(quiet_from, quiet_from + 4):
+        values[index] = 0
+    drops = alerts_of(values, direction="down")
+    assert drops and quiet_from <= drops[-1] < quiet_from + 4
+    assert [i for i in drops if 24 <= i < quiet_from] == []
+
+
+def test_no_alert_during_warm_up() -> None:
+    detector = detector_from_preset(warmup_minutes=180)
+    early = detector.evaluate([1, 0], 500, bucket_start=T0, width=HOUR, complete=True)
+    later = detector.evaluate([1, 0, 1], 500, bucket_start=T0, width=HOUR, complete=True)
+    assert not early.anomalous and later.anomalous
+
+
+def test_an_outage_excluded_from_the_baseline_is_neither_a_drop_nor_a_recovery_spike() -> None:
+    values = daily_series(10, seed=6)
+    outage = list(range(8 * 24 + 12, 8 * 24 + 22))  # ten hours with the source failing
+    for index in outage:
+        values[index] = 0
+    detector = detector_from_preset(direction="down")
+    starts = starts_of(values)
+    seen = verdicts_for(detector, values, starts, HOUR)
+    excluded = verdicts_for(detector, values, starts, HOUR, excluded=outage)
+    rows, _ = replay(excluded, EpisodePolicy(), width=HOUR, excluded=outage)
+    assert any(v.anomalous for v in seen[outage[0] : outage[-1] + 1])  # it looks like a drop
+    assert not any(row.alert for row in rows[outage[0] :])
+    spikes = verdicts_for(detector_from_preset(), values, starts, HOUR, excluded=outage)
+    assert not any(v.anomalous for v in spikes[outage[-1] + 1 :])
+
+
+def test_same_series_same_verdicts_and_live_equals_replay() -> None:
+    values = daily_series(9, seed=7)
+    values[-3] = 90
+    detector = detector_from_preset(calibration_days=2, days=3)
+    starts = starts_of(values)
+    outage = [100, 101]
+    first = verdicts_for(detector, values, starts, HOUR, excluded=outage)
+    assert verdicts_for(detector, values, starts, HOUR, excluded=outage) == first
+    known = [None if i in outage else v for i, v in enumerate(values)]
+    for index in [*range(3, len(values), 7), len(values) - 3]:
+        live = detector.evaluate(
+            known[:index], values[index], bucket_start=starts[index], width=HOUR, complete=True
+        )
+        assert live == first[index], index
+
+
+# --- episodes -------------------------------------------------------------------------------
+
+
+def verdict(minutes: int, observed: int, expected: float, score: float, anomalous: bool) -> Verdict:
+    return Verdict(T0 + timedelta(minutes=minutes), observed, expected, score, anomalous, True)
+
+
+def test_episode_opens_updates_and_resolves_after_calm_buckets() -> None:
+    policy = EpisodePolicy(resolve_after_buckets=2, cooldown_minutes=60)
+    sequence = [
+        verdict(0, 12, 5, 1e-8, True),  # minor
+        verdict(5, 50, 5, 1e-20, True),  # 8x: escalates to major
+        verdict(10, 20, 5, 1e-3, False),  # still elevated
+        verdict(15, 6, 5, 0.4, False),
+        verdict(20, 5, 5, 0.5, False),
+        verdict(25, 60, 5, 1e-20, True),  # in the cooldown, not bigger than before
+        verdict(30, 200, 5, 1e-40, True),  # in the cooldown but bigger: a new alert
+        verdict(35, 5, 5, 0.5, False),
+        verdict(40, 5, 5, 0.5, False),
+        verdict(110, 60, 5, 1e-20, True),  # after the cooldown
+    ]
+    state, actions = EpisodeState(), []
+    for item in sequence:
+        state, action = step_episode(state, item, policy, width=FIVE)
+        actions.append(action)
+    assert actions == [
+        "open",
+        "escalate",
+        "update",
+        "hold",
+        "resolve",
+        "suppressed",
+        "open",
+        "hold",
+        "resolve",
+        "open",
+    ]
+
+
+def test_replay_counts_one_episode_with_its_peak_and_excess() -> None:
+    sequence = [verdict(5 * i, 5, 5, 0.5, False) for i in range(3)]
+    sequence += [verdict(15, 40, 5, 1e-12, True), verdict(20, 30, 5, 1e-9, True)]
+    sequence += [verdict(25 + 5 * i, 5, 5, 0.5, False) for i in range(4)]
+    rows, alerts = replay(sequence, EpisodePolicy(), width=FIVE)
+    assert [row.alert for row in rows].count(True) == 1
+    assert len(alerts) == 1
+    assert alerts[0].peak == 40 and alerts[0].excess == 60
+    assert alerts[0].resolved == T0 + timedelta(minutes=35)
+
+
+def test_severity_grows_with_the_size_of_the_change() -> None:
+    assert severity_level(verdict(0, 12, 5, 1e-9, True)) == 1
+    assert severity_level(verdict(0, 40, 5, 1e-9, True)) == 2
+    assert severity_level(verdict(0, 400, 5, 1e-9, True)) == 3
+    assert severity_level(verdict(0, 0, 40, 1e-9, True)) == 3  # a drop to nothing
+
+
+def test_live_decision_honours_cooldown_and_resolves_when_calm() -> None:
+    policy = EpisodePolicy(resolve_after_buckets=3, cooldown_minutes=60)
+    spike = [verdict(30, 50, 5, 1e-20, True)]  # major
+    assert (
+        decide_alert(None, spike, policy, width=FIVE, resolved_bucket=T0, resolved_severity=2)
+        is None
+    )
+    # A bigger event than the one the cooldown follows is not held back.
+    bigger = decide_alert(None, spike, policy, width=FIVE, resolved_bucket=T0, resolved_severity=1)
+    assert bigger is not None and bigger.action == "open"
+    opened = decide_alert(None, spike, policy, width=FIVE, resolved_bucket=T0 - HOUR)
+    assert opened is not None and opened.action == "open"
+    episode = Episode(T0, T0, 50, severity=2)
+    calm = [verdict(15, 5, 5, 0.5, False)]
+    assert decide_alert(episode, calm, policy, width=FIVE, resolved_bucket=None).action == (
+        "resolve"
+    )
+    calm_soon = [verdict(10, 5, 5, 0.5, False)]
+    assert decide_alert(episode, calm_soon, policy, width=FIVE, resolved_bucket=None) is None
+
+
+# --- explanations ---------------------------------------------------------------------------
+
+
+def test_rising_terms_rank_the_burst_term_first() -> None:
+    before = [f"love letter is lovely {i}" for i in range(200)]
+    during = [f"love letter and the #LWAteaser drop {i}" for i in range(40)]
+    terms = rising_terms(during, before)
+    assert terms[0]["term"] in {"#lwateaser", "drop"}
+    assert {"#lwateaser", "drop"} <= {t["term"] for t in terms[:3]}
+    assert "love" not in [t["term"] for t in terms]  # as common before as during
+    assert tokens("RT the https://x.y/z Love!") == {"love"}
+
+
+def test_explanation_carries_posts_mix_and_sentiment() -> None:
+    posts = [
+        {
+            "text": "teaser drop!!",
+            "source": "fans",
+            "lang": "en",
+            "published_at": "t1",
+            "likes": 3,
+            "reposts": 1,
+        },
+        {
+            "text": "teaser drop omg",
+            "source": "news",
+            "lang": "ko",
+            "published_at": "t2",
+            "likes": 30,
+        },
+    ]
+    during = [BucketCount(T0, 2, sentiment_sum=-0.8, scored=2, negative=2)]
+    before = [BucketCount(T0 - HOUR, 4, sentiment_sum=1.6, scored=4, positive=4)]
+    result = explain_episode(
+        observed=2,
+        expected=0.5,
+        tail=1e-7,
+        episode_posts=posts,
+        baseline_posts=[{"text": "calm day"}],
+        during=during,
+        before=before,
+    )
+    assert result["first_post"]["published_at"] == "t1"
+    assert [p["engagement"] for p in result["most_engaged_posts"]] == [30, 4]
+    assert result["sources"] == {"fans": 0.5, "news": 0.5}
+    assert result["sentiment"]["during"]["negative_share"] == 1.0
+    assert result["sentiment"]["before"]["mean_compound"] == 0.4
+    no_engagement = explain_episode(
+        observed=1,
+        expected=0.5,
+        tail=0.1,
+        episode_posts=[{"text": "x"}],
+        baseline_posts=[],
+        during=[],
+        before=[],
+    )
+    assert no_engagement["most_engaged_posts"] == [] and not no_engagement["engagement_reported"]
+
+
+def test_a_slow_climb_alerts_as_a_climb_though_no_bucket_jumps() -> None:
+    rng = random.Random(8)
+    width = FIVE
+    values = [poisson(rng, 30) for _ in range(288 * 3)]
+    climb_from = len(values) - 48  # four hours rising steadily from 30 to 90
+    for step, index in enumerate(range(climb_from, len(values))):
+        values[index] = poisson(rng, 30 + 1.25 * step)
+    starts = starts_of(values, width)
+    spikes = verdicts_for(detector_from_preset(), values, starts, width)
+    climbs = verdicts_for(detector_from_preset(climb_minutes=180), values, starts, width)
+    assert not any(v.anomalous for v in spikes[climb_from:])
+    assert any(v.anomalous for v in climbs[climb_from:])
+    assert not any(v.anomalous for v in climbs[288 : climb_from - 36])  # flat: no climb
+
+
+def share_buckets(negatives: list[int], scored: int) -> list[BucketCount]:
+    return [
+        BucketCount(T0 + i * FIVE, scored, scored=scored, negative=n, positive=scored - n)
+        for i, n in enumerate(negatives)
+    ]
+
+
+def test_a_sour_turn_of_sentiment_alerts_but_ordinary_variation_does_not() -> None:
+    from monitor.detectors.sour import NegativeShareDetector, binomial_upper
+
+    assert binomial_upper(0, 10, 0.3) == 1.0
+    assert binomial_upper(10, 10, 0.5) == pytest.approx(0.5**10)
+    rng = random.Random(9)
+    history = share_buckets([sum(rng.random() < 0.1 for _ in range(10)) for _ in range(600)], 10)
+    detector = NegativeShareDetector()
+    calm = detector.evaluate_share(history[:-1], history[-1], complete=True)
+    assert not calm.anomalous
+    sour = share_buckets([6] * 6, 10)
+    verdicts = [
+        detector.evaluate_share([*history, *sour[:i]], sour[i], complete=True) for i in range(6)
+    ]
+    assert verdicts[-1].anomalous and verdicts[-1].observed == 36
+    assert verdicts[-1].expected == pytest.approx(60 * 0.1, abs=1.5)
+    few = share_buckets([1], 1)[0]  # one negative of one scored: too few to judge
+    assert not detector.evaluate_share(history, few, complete=True).anomalous
