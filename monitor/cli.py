@@ -189,13 +189,13 @@ def detect() -> None:
 
 def _notify(runtime: Any, changes: list[Any]) -> None:
     """Send the notifications of in-process detection, as the worker's task would."""
-    if not changes or not runtime.config.notifiers:
+    if not runtime.config.notifiers:
         return
+    from monitor import pipeline
     from monitor.notify import notify_changes
 
-    for outcome in notify_changes(
-        runtime.sessions, runtime.config, [(c.alert_id, c.action) for c in changes]
-    ):
+    events = pipeline.notification_events(runtime, changes, now=utcnow())
+    for outcome in notify_changes(runtime.sessions, runtime.config, events):
         out.print(
             f"notified {outcome.sink}: {outcome.sent} sent, {outcome.failed} failed"
             + (f" ({outcome.error})" if outcome.error else "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from monitor.config import FeedConfig, MonitorConfig
@@ -97,3 +97,21 @@ def check_sources(session: Session, config: MonitorConfig, *, now: datetime) -> 
         if action:
             actions[feed.name] = action
     return actions
+
+
+def source_alert_events(session: Session, *, since: datetime) -> list[tuple[int, str]]:
+    """Return (alert id, "open" or "resolve") for every source alert open now or resolved
+    since `since`, whichever process changed it (a poll or the detection tick). Notifiers
+    claim each (alert, event, sink) before sending, so repeating an event sends nothing."""
+    rows = session.execute(
+        select(AlertRow.id, AlertRow.resolved_at).where(
+            AlertRow.kind == SOURCE_ALERT,
+            or_(AlertRow.status != "resolved", AlertRow.resolved_at >= since),
+        )
+    )
+    events: list[tuple[int, str]] = []
+    for alert_id, resolved_at in rows:
+        events.append((alert_id, "open"))
+        if resolved_at is not None:
+            events.append((alert_id, "resolve"))
+    return events

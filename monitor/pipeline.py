@@ -17,7 +17,7 @@ from monitor.alerting import judge_topic
 from monitor.config import STREAM_KINDS
 from monitor.detectors import topic_detectors, topic_policy
 from monitor.errors import SourceError
-from monitor.health import check_sources, update_source_alert
+from monitor.health import check_sources, source_alert_events, update_source_alert
 from monitor.language import detect_language
 from monitor.matching import Matcher
 from monitor.model import Post
@@ -236,6 +236,7 @@ def poll_feed(
             last_modified=collected.last_modified,
             cursor=collected.cursor,
             new_posts=stored_now.new_posts,
+            fetched_posts=len(collected.posts),
         )
         queries.record_metering(
             session, feed_id, units=collected.metered_units, rate_limit=collected.rate_limit
@@ -290,6 +291,21 @@ def check_source_health(runtime: Runtime, *, now: datetime) -> dict[str, str]:
     {feed name: action} for the alerts that changed."""
     with session_scope(runtime.sessions) as session:
         return check_sources(session, runtime.config, now=now)
+
+
+# Source alerts resolved longer ago than this are not announced any more.
+SOURCE_EVENTS_WINDOW = timedelta(days=1)
+
+
+def notification_events(
+    runtime: Runtime, changes: Sequence[AlertChange], *, now: datetime
+) -> list[tuple[int, str]]:
+    """Return the (alert id, action) pairs to announce after a detection run: its own changes
+    and the source alerts' openings and resolutions (those change on polls too)."""
+    events = [(change.alert_id, change.action) for change in changes]
+    with session_scope(runtime.sessions) as session:
+        events += source_alert_events(session, since=now - SOURCE_EVENTS_WINDOW)
+    return events
 
 
 def dispatch_due_feeds(runtime: Runtime, *, now: datetime) -> list[int]:

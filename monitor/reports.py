@@ -170,6 +170,7 @@ def feed_record(
         "consecutive_failures": feed.consecutive_failures,
         "next_poll_at": _iso(feed.next_poll_at),
         "posts_stored": feed.posts_stored,
+        "posts_fetched": feed.posts_fetched,
         "posts_24h": posts_24h,
         "last_post_at": _iso(feed.last_post_at),
         "metered_units": feed.metered_units,

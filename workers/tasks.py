@@ -130,9 +130,11 @@ def detect_spikes() -> int:
                 change.observed,
                 change.expected,
             )
-        if changes and runtime().config.notifiers:
-            # Enqueued after detection committed; a slow or failing sink never delays it.
-            notify_alert_changes.delay([[change.alert_id, change.action] for change in changes])
+        if runtime().config.notifiers:
+            events = pipeline.notification_events(runtime(), changes, now=utcnow())
+            if events:
+                # Enqueued after detection committed; a slow or failing sink never delays it.
+                notify_alert_changes.delay([list(event) for event in events])
         return len(changes)
     return 0
 

@@ -44,6 +44,11 @@ class DatabaseCollector(Collector):
         stored = CounterMetricFamily(
             "monitor_feed_posts_stored", "Posts stored from each feed", labels=["feed"]
         )
+        fetched = CounterMetricFamily(
+            "monitor_feed_posts_fetched",
+            "Posts fetched from each feed (every post a successful poll parsed, new or not)",
+            labels=["feed"],
+        )
         recent = GaugeMetricFamily(
             "monitor_feed_posts_24h",
             "New posts stored from each feed in the last 24 h",
@@ -68,6 +73,7 @@ class DatabaseCollector(Collector):
             if not feed.enabled:
                 continue
             stored.add_metric([feed.name], feed.posts_stored)
+            fetched.add_metric([feed.name], feed.posts_fetched)
             recent.add_metric(
                 [feed.name], queries.mentions_since(session, feed.id, now - timedelta(days=1))
             )
@@ -78,7 +84,7 @@ class DatabaseCollector(Collector):
                     duration.add_metric(
                         [feed.name], (feed.last_success_at - feed.last_polled_at).total_seconds()
                     )
-        yield from (stored, recent, failures, age, duration)
+        yield from (stored, fetched, recent, failures, age, duration)
         open_alerts = GaugeMetricFamily(
             "monitor_open_alerts", "Unresolved alerts", labels=["topic", "kind"]
         )

@@ -394,15 +394,18 @@ def record_poll_success(
     last_modified: str | None,
     cursor: str | None,
     new_posts: int,
+    fetched_posts: int = 0,
     keep_validators: bool = False,
 ) -> None:
-    """Store a successful poll: validators and cursor, health, next poll; release the lease."""
+    """Store a successful poll: validators and cursor, health, next poll, posts fetched and
+    stored; release the lease."""
     values: dict[str, Any] = {
         "last_success_at": now,
         "consecutive_failures": 0,
         "next_poll_at": next_poll_at,
         "lease_until": None,
         "posts_stored": Feed.posts_stored + new_posts,
+        "posts_fetched": Feed.posts_fetched + fetched_posts,
     }
     if not keep_validators:
         values.update(etag=etag, last_modified=last_modified, cursor=cursor)

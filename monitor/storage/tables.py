@@ -62,6 +62,7 @@ class Feed(Base):
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     posts_stored: Mapped[int] = mapped_column(Integer, default=0)
+    posts_fetched: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     enabled: Mapped[int] = mapped_column(Integer, default=1)
     # A session or OAuth token (JSON) of an authenticated source: reused across polls.
     auth_state: Mapped[str | None] = mapped_column(Text)

@@ -50,6 +50,8 @@ url = "http://127.0.0.1:9/fans.xml"
 
 HOSTILE = '<script>alert("x")</script>"><img src=x onerror=alert(1)> Love Letter'
 WIDTH = timedelta(minutes=5)
+# Posts the seeded poll parsed that mention no topic (fetched, never stored).
+FETCHED_NOT_MATCHED = 8
 
 
 @dataclass
@@ -138,6 +140,7 @@ def seed(tmp_path: Path, database_url: str, *, now: datetime, config_text: str =
             last_modified=None,
             cursor=None,
             new_posts=len(matched),
+            fetched_posts=len(matched) + FETCHED_NOT_MATCHED,
         )
         topic_id = queries.get_topic_id(session, "love-letter")
         alert = AlertRow(

@@ -20,7 +20,14 @@ from monitor.settings import load_settings
 from monitor.storage.engine import make_engine, make_session_factory, session_scope
 from monitor.storage.task_stats import record_task_run
 from tests.conftest import free_port
-from tests.integration.api_seed import CONFIG, HOSTILE, Seeded, seed, serve_in_thread
+from tests.integration.api_seed import (
+    CONFIG,
+    FETCHED_NOT_MATCHED,
+    HOSTILE,
+    Seeded,
+    seed,
+    serve_in_thread,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -278,6 +285,8 @@ def test_metrics_are_scrapeable(api: httpx.Client, seeded: Seeded) -> None:
     assert samples[("monitor_database_up", ())] == 1
     assert samples[("monitor_open_alerts", (("kind", "spike"), ("topic", "love-letter")))] == 1
     assert samples[("monitor_feed_posts_stored_total", (("feed", "fans"),))] == 32
+    fetched = samples[("monitor_feed_posts_fetched_total", (("feed", "fans"),))]
+    assert fetched == 32 + FETCHED_NOT_MATCHED
     assert samples[("monitor_feed_consecutive_failures", (("feed", "fans"),))] == 0
     assert samples[("monitor_feed_last_success_age_seconds", (("feed", "fans"),))] >= 59
     assert samples[("monitor_topic_mentions_24h", (("topic", "love-letter"),))] == 32

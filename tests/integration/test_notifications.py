@@ -9,7 +9,7 @@ import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 
+from monitor.health import source_alert_events, update_source_alert
 from monitor.notify import notify_changes
 from monitor.storage.engine import make_engine, make_session_factory, session_scope
 from monitor.storage.queries import get_topic_id
-from monitor.storage.tables import AlertRow, DeliveryRow
+from monitor.storage.tables import AlertRow, DeliveryRow, Feed
 from tests.conftest import free_port
 from tests.integration.api_seed import CONFIG, Seeded, seed
 from tests.integration.receivers import Receiver, receiver_fixture  # noqa: F401 - fixture
@@ -335,3 +336,43 @@ timeout_seconds = 1  # aiosmtpd goes quiet after smtplib's second AUTH mechanism
         assert "very-secret-path" not in text and wrong_password not in text
     assert "slack slack-down: ConnectError" in recorded
     assert "email mail-wrong-password: SMTP" in recorded
+
+
+def test_source_alerts_are_announced_once_whichever_process_changed_them(
+    tmp_path: Path, database_url: str, receiver: Receiver
+) -> None:
+    sinks = f"""
+[[notifiers]]
+name = "source-alerts"
+kind = "webhook"
+url = "{receiver.url("/source")}"
+alert_kinds = ["source"]
+events = ["open", "resolve"]
+"""
+    seeded, sessions = seeded_with(tmp_path, database_url, sinks)
+    feed_config = seeded.config.feeds[0]
+    now = datetime.now(UTC)
+
+    def fail_and_announce(failures: int) -> list[tuple[int, str]]:
+        # A poll records the feed's health; the next detection tick announces what changed.
+        with session_scope(sessions) as session:
+            feed = session.scalar(select(Feed))
+            feed.consecutive_failures = failures
+            update_source_alert(session, feed.id, feed_config, now=now)
+        with session_scope(sessions) as session:
+            events = source_alert_events(session, since=now - timedelta(days=1))
+        notify_changes(sessions, seeded.config, events, environ={})
+        return events
+
+    assert fail_and_announce(0) == []
+    [(alert_id, event)] = fail_and_announce(feed_config.alert_after_failures)
+    assert event == "open"
+    fail_and_announce(feed_config.alert_after_failures + 1)  # still failing: nothing new
+    assert fail_and_announce(0) == [(alert_id, "open"), (alert_id, "resolve")]
+    fail_and_announce(0)
+    posts = receiver.posts("/source")
+    assert [(p["event"], p["alerts"][0]["id"], p["alerts"][0]["kind"]) for _, p in posts] == [
+        ("open", alert_id, "source"),
+        ("resolve", alert_id, "source"),
+    ]
+    assert posts[0][1]["alerts"][0]["feed"] == feed_config.name

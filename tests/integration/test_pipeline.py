@@ -96,6 +96,9 @@ def test_polling_the_same_feed_twice_changes_no_count(
     assert second.status == "stored"
     assert (second.new_posts, second.new_mentions) == (0, 0)
     assert counts(runtime) == after_first
+    # Fetched counts every parsed post of every poll; stored only the new ones.
+    row = feed_row(runtime, "fans")
+    assert (row.posts_fetched, row.posts_stored) == (24, 12)
 
     # A page that overlaps the stored one adds only the genuinely new posts.
     feed_server.routes["/feed.xml"] = Route(body=rss(items + fan_items(4, start=NOW, prefix="q")))
