@@ -211,10 +211,8 @@ def _handler_for(state: FeedServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
-    """A threaded HTTP server on 127.0.0.1 (any free port) with mutable routes."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+def _serve(host: str) -> Iterator[FeedServer]:
+    server = ThreadingHTTPServer((host, 0), BaseHTTPRequestHandler)
     state = FeedServer(server=server)
     server.RequestHandlerClass = _handler_for(state)
     server.daemon_threads = True
@@ -223,6 +221,19 @@ def feed_server() -> Iterator[FeedServer]:
     yield state
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    """A threaded HTTP server on 127.0.0.1 (any free port) with mutable routes."""
+    yield from _serve("127.0.0.1")
+
+
+@pytest.fixture
+def other_host() -> Iterator[FeedServer]:
+    """The same kind of server on 127.0.0.2: loopback, but another host, which a config
+    allowing only 127.0.0.1/32 must refuse (redirects to it are the SSRF tests' case)."""
+    yield from _serve("127.0.0.2")
 
 
 def free_port() -> int:

@@ -3,10 +3,7 @@ with a clear error, or handled as documented, and the good feed keeps being poll
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,7 +13,7 @@ from monitor.demo import with_table_setting
 from monitor.storage.engine import make_engine, make_session_factory
 from monitor.storage.migrate import upgrade
 from monitor.storage.tables import Feed, PostRow
-from tests.conftest import FeedServer, Route, _handler_for, rfc822, rss, write_config
+from tests.conftest import FeedServer, Route, rfc822, rss, write_config
 from tests.hostile import drip, endless, gzip_bomb
 from tests.processes import processes_env, start_beat, start_worker, stop, wait_for
 
@@ -78,18 +75,6 @@ def routes(other_host: str) -> dict[str, Route]:
             body=rss([post("tag:h,2024:big", "V Love Letter " + "so good " * 125_000)])
         ),
     }
-
-
-@pytest.fixture
-def other_host() -> Iterator[FeedServer]:
-    """A server on 127.0.0.2: another host, which the config does not allow."""
-    server = ThreadingHTTPServer(("127.0.0.2", 0), BaseHTTPRequestHandler)
-    state = FeedServer(server=server)
-    server.RequestHandlerClass = _handler_for(state)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 def test_hostile_feeds_are_recorded_and_the_good_feed_keeps_going(

@@ -4,9 +4,6 @@ network, checked at connect time on every hop, after a single name resolution.""
 from __future__ import annotations
 
 import socket
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -15,23 +12,10 @@ from monitor.config import FetchConfig
 from monitor.errors import BlockedAddressError
 from monitor.sources.fetch import fetch, make_client
 from monitor.sources.netguard import GuardedBackend, parse_networks
-from tests.conftest import FeedServer, Route, _handler_for, rss
+from tests.conftest import FeedServer, Route, rss
 
 pytestmark = pytest.mark.integration
 FEED = rss([{"guid": "tag:x,2024:1", "title": "V sings Love Letter"}])
-
-
-@pytest.fixture
-def second_loopback_server() -> Iterator[FeedServer]:
-    """A feed server on 127.0.0.2: loopback, but outside an allow-list of 127.0.0.1/32."""
-    server = ThreadingHTTPServer(("127.0.0.2", 0), BaseHTTPRequestHandler)
-    state = FeedServer(server=server)
-    server.RequestHandlerClass = _handler_for(state)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 def get(url: str, limits: FetchConfig) -> None:
@@ -52,12 +36,10 @@ def test_allowed_network_is_fetched(feed_server: FeedServer) -> None:
     assert feed_server.hits("/f.xml") == 1
 
 
-def test_every_redirect_hop_is_checked(
-    feed_server: FeedServer, second_loopback_server: FeedServer
-) -> None:
-    second_loopback_server.routes["/admin"] = Route(body=b"secret")
+def test_every_redirect_hop_is_checked(feed_server: FeedServer, other_host: FeedServer) -> None:
+    other_host.routes["/admin"] = Route(body=b"secret")
     feed_server.routes["/to-internal"] = Route(
-        status=302, headers={"Location": second_loopback_server.url("/admin")}
+        status=302, headers={"Location": other_host.url("/admin")}
     )
     feed_server.routes["/to-metadata"] = Route(
         status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}
@@ -68,7 +50,7 @@ def test_every_redirect_hop_is_checked(
         with pytest.raises(BlockedAddressError):
             get(feed_server.url(path), limits)
         assert feed_server.hits(path) == 1
-    assert second_loopback_server.hits("/admin") == 0
+    assert other_host.hits("/admin") == 0
 
 
 def test_a_name_is_resolved_once_and_the_checked_address_is_dialled(
