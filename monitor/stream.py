@@ -107,15 +107,7 @@ def _store_batch(
 
 def _record_failure(runtime: Runtime, feed_id: int, feed: FeedConfig, error: str, now: datetime):
     with session_scope(runtime.sessions) as session:
-        session.execute(
-            update(Feed)
-            .where(Feed.id == feed_id)
-            .values(
-                last_error=error[:2000],
-                last_error_at=now,
-                consecutive_failures=Feed.consecutive_failures + 1,
-            )
-        )
+        queries.record_poll_failure(session, feed_id, now=now, error=error, next_poll_at=None)
         update_source_alert(session, feed_id, feed, now=now)
 
 

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tests.conftest import REPO
@@ -113,7 +113,7 @@ def wait_for(
     predicate: Callable[[], object],
     *,
     timeout: float,
-    processes: list[subprocess.Popen[bytes]] = (),  # type: ignore[assignment]
+    processes: Sequence[subprocess.Popen[bytes]] = (),
     interval: float = 0.5,
 ) -> bool:
     """Return True once `predicate()` is truthy, False after `timeout` seconds; fail at once

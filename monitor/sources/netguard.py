@@ -49,10 +49,10 @@ def is_public(address: IPAddress) -> bool:
 
 def is_allowed(address: IPAddress, allow_networks: Sequence[IPNetwork] = ()) -> bool:
     """Return True when the monitor may connect to `address`."""
-    plain = unwrap(address)
-    if any(candidate in network for candidate in {address, plain} for network in allow_networks
-           if candidate.version == network.version):  # fmt: skip
-        return True
+    for candidate in {address, unwrap(address)}:
+        for network in allow_networks:
+            if candidate.version == network.version and candidate in network:
+                return True
     return is_public(address)
 
 

@@ -474,20 +474,19 @@ def record_last_post(session: Session, feed_id: int, published_at: datetime) -> 
 
 
 def record_poll_failure(
-    session: Session, feed_id: int, *, now: datetime, error: str, next_poll_at: datetime
+    session: Session, feed_id: int, *, now: datetime, error: str, next_poll_at: datetime | None
 ) -> None:
-    """Store a failed poll on its feed (validators and cursor untouched); release the lease."""
-    session.execute(
-        update(Feed)
-        .where(Feed.id == feed_id)
-        .values(
-            last_error=error[:2000],
-            last_error_at=now,
-            consecutive_failures=Feed.consecutive_failures + 1,
-            next_poll_at=next_poll_at,
-            lease_until=None,
-        )
-    )
+    """Store a failed poll (or stream connection) on its feed, validators and cursor untouched;
+    release the lease. `next_poll_at` None leaves the schedule alone (streams have none)."""
+    values: dict[str, Any] = {
+        "last_error": error[:2000],
+        "last_error_at": now,
+        "consecutive_failures": Feed.consecutive_failures + 1,
+        "lease_until": None,
+    }
+    if next_poll_at is not None:
+        values["next_poll_at"] = next_poll_at
+    session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
 
 
 def load_buckets(

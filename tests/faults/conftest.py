@@ -16,6 +16,15 @@ import redis
 
 from tests.conftest import free_port
 
+# Short task limits so a killed or cut-off poll is retried within seconds (production:
+# 90 s / 120 s / 900 s; the invariant soft < hard < visibility timeout is the same).
+FAST_WORKER_LIMITS = """
+[worker]
+soft_time_limit_seconds = 4
+time_limit_seconds = 6
+visibility_timeout_seconds = 8
+"""
+
 PG_BIN = (
     Path("/usr/lib/postgresql")
     / sorted(p.name for p in Path("/usr/lib/postgresql").iterdir())[-1]

@@ -16,18 +16,10 @@ from monitor.storage.engine import make_engine, make_session_factory
 from monitor.storage.migrate import upgrade
 from monitor.storage.tables import Feed, MentionRow, PostRow, TimelineBucket
 from tests.conftest import FeedServer, Route, rfc822, rss, write_config
-from tests.faults.conftest import OwnPostgres, OwnRedis
+from tests.faults.conftest import FAST_WORKER_LIMITS, OwnPostgres, OwnRedis
 from tests.processes import processes_env, start_beat, start_worker, stop, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
-
-# Short limits so a poll cut off by the outage is retried within seconds of the recovery.
-WORKER_LIMITS = """
-[worker]
-soft_time_limit_seconds = 4
-time_limit_seconds = 6
-visibility_timeout_seconds = 8
-"""
 
 
 def fan_posts(feed: str, count: int, now: datetime) -> list[dict[str, str]]:
@@ -68,7 +60,7 @@ def test_worker_and_beat_reconnect_after_redis_restart(
             }
             for name in posts
         ],
-        extra=WORKER_LIMITS,
+        extra=FAST_WORKER_LIMITS,
     )
     engine = make_engine(postgres_url)
     upgrade(engine)
@@ -119,7 +111,7 @@ def test_polls_fail_cleanly_while_postgres_is_down_and_catch_up_after(
         feeds=[
             {"name": "pg", "kind": "rss", "url": feed_server.url("/pg.xml"), "interval_seconds": 10}
         ],
-        extra=WORKER_LIMITS,
+        extra=FAST_WORKER_LIMITS,
     )
     engine = make_engine(own_postgres.url)
     upgrade(engine)

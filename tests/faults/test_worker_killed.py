@@ -22,6 +22,7 @@ from monitor.storage.engine import make_engine, make_session_factory
 from monitor.storage.migrate import upgrade
 from monitor.storage.tables import Feed, MentionRow, PostRow, TimelineBucket
 from tests.conftest import FeedServer, Route, rfc822, rss, write_config
+from tests.faults.conftest import FAST_WORKER_LIMITS
 from tests.processes import (
     children,
     kill_hard,
@@ -39,14 +40,6 @@ FEEDS = 6
 ITEMS_PER_FEED = 200
 REVEALED_PER_REQUEST = 50
 KILLS = 20
-# Fast limits so that killed polls are retried within seconds (the production values are
-# 90 s / 120 s / 900 s; the invariant soft < hard < visibility timeout is the same).
-WORKER_LIMITS = """
-[worker]
-soft_time_limit_seconds = 4
-time_limit_seconds = 6
-visibility_timeout_seconds = 8
-"""
 
 
 def growing_feed(feed: int, now: datetime) -> Route:
@@ -91,7 +84,7 @@ def kill_setup(
                 "interval_seconds": 10,
             }
         )
-    config = write_config(tmp_path / "monitor.toml", feeds=feeds, extra=WORKER_LIMITS)
+    config = write_config(tmp_path / "monitor.toml", feeds=feeds, extra=FAST_WORKER_LIMITS)
     engine = make_engine(postgres_url)
     upgrade(engine)
     yield {
