@@ -28,6 +28,44 @@ class Post:
     repost_of: str | None = None
 
 
+def post_to_message(post: Post) -> dict[str, Any]:
+    """Return `post` as a JSON-safe dict (a task message between worker processes)."""
+    return {
+        "network": post.network,
+        "external_id": post.external_id,
+        "text": post.text,
+        "published_at": post.published_at.isoformat(),
+        "url": post.url,
+        "author": post.author,
+        "lang": post.lang,
+        "flags": list(post.flags),
+        "raw": post.raw,
+        "likes": post.likes,
+        "reposts": post.reposts,
+        "replies": post.replies,
+        "repost_of": post.repost_of,
+    }
+
+
+def post_from_message(message: dict[str, Any]) -> Post:
+    """Return the post `post_to_message` wrote."""
+    return Post(
+        network=message["network"],
+        external_id=message["external_id"],
+        text=message["text"],
+        published_at=datetime.fromisoformat(message["published_at"]),
+        url=message.get("url"),
+        author=message.get("author"),
+        lang=message.get("lang"),
+        flags=tuple(message.get("flags") or ()),
+        raw=message.get("raw") or {},
+        likes=message.get("likes"),
+        reposts=message.get("reposts"),
+        replies=message.get("replies"),
+        repost_of=message.get("repost_of"),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Sentiment:
     """VADER's four scores for one text, with the label from the usual ±0.05 thresholds."""

@@ -20,7 +20,7 @@ from monitor.errors import SourceError
 from monitor.health import check_sources, source_alert_events, update_source_alert
 from monitor.language import detect_language
 from monitor.matching import Matcher
-from monitor.model import Post
+from monitor.model import Post, post_from_message, post_to_message
 from monitor.paging import collect_pages
 from monitor.runtime import Runtime
 from monitor.schedule import next_poll_after_failure, next_poll_after_success
@@ -48,22 +48,20 @@ class PollOutcome:
     error: str | None = None
 
 
-def match_and_score(
+def match_posts(
     posts: Iterable[Post],
     matcher: Matcher,
     *,
     topics: set[str] | None = None,
     repost_topics: set[str] | None = None,
     originals: Collection[str] | None = None,
-    scorer: Scorer | None = None,
-) -> list[queries.MatchedPost]:
-    """Return the posts that mention a topic (limited to `topics` if given), each with its
-    language (the network's, else detected) and scored once per topic it mentions.
-    A repost of a post in `originals` (seen in this batch or stored) counts as a mention only
-    of the topics in `repost_topics` (those configured with `count_reposts`); otherwise it
-    is kept without mentions, to add to its original. A repost of an original never seen
-    counts like any post: it is the first sighting of that content."""
-    scorer = scorer or Scorer.plain()
+) -> list[tuple[Post, dict[str, tuple[str, ...]]]]:
+    """Return the posts that mention a topic (limited to `topics` if given), each with
+    {topic: matched terms}. A repost of a post in `originals` (seen in this batch or stored)
+    counts as a mention only of the topics in `repost_topics` (those configured with
+    `count_reposts`); otherwise it is kept with no topics, to add to its original. A repost
+    of an original never seen counts like any post: it is the first sighting of that
+    content."""
     matched = []
     for post in posts:
         hits = matcher.topics_in(post.text, lang=post.lang)
@@ -73,16 +71,110 @@ def match_and_score(
             continue
         if post.repost_of is not None and (originals is None or post.repost_of in originals):
             hits = {name: terms for name, terms in hits.items() if name in (repost_topics or ())}
+        matched.append((post, hits))
+    return matched
+
+
+def score_matches(
+    matches: Iterable[tuple[Post, dict[str, tuple[str, ...]]]], scorer: Scorer | None = None
+) -> list[queries.MatchedPost]:
+    """Give each matched post its language (the network's, else detected) and its sentiment,
+    once per topic it mentions (each topic masks its own titles before scoring)."""
+    scorer = scorer or Scorer.plain()
+    scored = []
+    for post, hits in matches:
         if not hits:
-            matched.append(queries.MatchedPost(post, hits, None))
+            scored.append(queries.MatchedPost(post, hits, None))
             continue
         lang = detect_language(post.text[:MAX_SCORED_CHARS], declared=post.lang)
         post = replace(post, lang=lang)
-        # Per topic: each topic masks its own titles before scoring.
         scores = scorer.score_topics(post.text, hits, lang=lang)
         first = next(iter(scores.values()))
-        matched.append(queries.MatchedPost(post, hits, first.sentiment, scores))
-    return matched
+        scored.append(queries.MatchedPost(post, hits, first.sentiment, scores))
+    return scored
+
+
+def match_and_score(
+    posts: Iterable[Post],
+    matcher: Matcher,
+    *,
+    topics: set[str] | None = None,
+    repost_topics: set[str] | None = None,
+    originals: Collection[str] | None = None,
+    scorer: Scorer | None = None,
+) -> list[queries.MatchedPost]:
+    """`match_posts` then `score_matches`, in one process."""
+    matches = match_posts(
+        posts, matcher, topics=topics, repost_topics=repost_topics, originals=originals
+    )
+    return score_matches(matches, scorer)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedPoll:
+    """The network half of a poll, done: the posts that mention a topic and everything to
+    commit with them. It crosses from the polling queue to the storing queue as JSON."""
+
+    feed_id: int
+    feed_name: str
+    network: str
+    polled_at: datetime  # when the poll claimed the feed: a later claim wins the cursor
+    next_poll_at: datetime
+    matches: list[tuple[Post, dict[str, tuple[str, ...]]]]
+    fetched: int
+    last_post_at: datetime | None
+    etag: str | None
+    last_modified: str | None
+    cursor: str | None
+    metered_units: int = 0
+    rate_limit: str | None = None
+    statistics: dict[str, int | None] | None = None
+
+    def to_message(self) -> dict[str, Any]:
+        """Return this poll as a JSON-safe dict (Celery's serializer is JSON only)."""
+        return {
+            "feed_id": self.feed_id,
+            "feed_name": self.feed_name,
+            "network": self.network,
+            "polled_at": self.polled_at.isoformat(),
+            "next_poll_at": self.next_poll_at.isoformat(),
+            "matches": [
+                [post_to_message(post), {topic: list(terms) for topic, terms in hits.items()}]
+                for post, hits in self.matches
+            ],
+            "fetched": self.fetched,
+            "last_post_at": self.last_post_at.isoformat() if self.last_post_at else None,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "cursor": self.cursor,
+            "metered_units": self.metered_units,
+            "rate_limit": self.rate_limit,
+            "statistics": self.statistics,
+        }
+
+    @classmethod
+    def from_message(cls, message: Mapping[str, Any]) -> FetchedPoll:
+        """Return the poll `to_message` wrote."""
+        last_post_at = message.get("last_post_at")
+        return cls(
+            feed_id=int(message["feed_id"]),
+            feed_name=str(message["feed_name"]),
+            network=str(message["network"]),
+            polled_at=datetime.fromisoformat(message["polled_at"]),
+            next_poll_at=datetime.fromisoformat(message["next_poll_at"]),
+            matches=[
+                (post_from_message(post), {topic: tuple(terms) for topic, terms in hits.items()})
+                for post, hits in message["matches"]
+            ],
+            fetched=int(message["fetched"]),
+            last_post_at=datetime.fromisoformat(last_post_at) if last_post_at else None,
+            etag=message.get("etag"),
+            last_modified=message.get("last_modified"),
+            cursor=message.get("cursor"),
+            metered_units=int(message.get("metered_units") or 0),
+            rate_limit=message.get("rate_limit"),
+            statistics=message.get("statistics"),
+        )
 
 
 def _poll_lease(runtime: Runtime) -> timedelta:
@@ -102,8 +194,27 @@ def poll_feed(
     now: datetime,
     environ: Mapping[str, str] | None = None,
 ) -> PollOutcome:
-    """Poll one feed (every page of this poll) and store what is new; a failure is recorded
-    on the feed, never raised. Secrets come from `environ` (default: the process's)."""
+    """Poll one feed (every page of this poll) and store what is new, in this process: the
+    two halves the workers run on separate queues. A failure is recorded on the feed, never
+    raised. Secrets come from `environ` (default: the process's)."""
+    fetched = fetch_poll(runtime, feed_id, now=now, environ=environ)
+    if isinstance(fetched, PollOutcome):
+        return fetched
+    return store_poll(runtime, fetched)
+
+
+def fetch_poll(
+    runtime: Runtime,
+    feed_id: int,
+    *,
+    now: datetime,
+    environ: Mapping[str, str] | None = None,
+) -> FetchedPoll | PollOutcome:
+    """Claim one feed, fetch every page of this poll and keep the posts that mention a topic:
+    the network half, with no scoring and no writes but the claim, auth sessions and failures.
+    Return the poll to store, or the outcome when there is nothing to store (failed,
+    not modified, leased elsewhere)."""
+
     with session_scope(runtime.sessions) as session:
         feed = queries.claim_feed(session, feed_id, now=now, lease=_poll_lease(runtime))
         if feed is None:
@@ -209,50 +320,78 @@ def poll_feed(
     posts = _newest(collected.posts, limits.max_entries_per_poll)
     wanted = {p.repost_of for p in posts if p.repost_of} - {p.external_id for p in posts}
     originals = {p.external_id for p in posts} | (set(stored(wanted)) if wanted else set())
-    matched = match_and_score(
+    matches = match_posts(
         posts,
         runtime.matcher,
         topics=topics,
         repost_topics=repost_topics,
         originals=originals,
-        scorer=runtime.scorer,
     )
-    # Posts, mentions, timeline counters, validators and cursor commit together or not at all.
+    return FetchedPoll(
+        feed_id=feed_id,
+        feed_name=name,
+        network=source.network,
+        polled_at=now,
+        next_poll_at=next_poll_at,
+        matches=matches,
+        fetched=len(collected.posts),
+        last_post_at=max((p.published_at for p in posts), default=None),
+        etag=collected.etag,
+        last_modified=collected.last_modified,
+        cursor=collected.cursor,
+        metered_units=collected.metered_units,
+        rate_limit=collected.rate_limit,
+        statistics=collected.statistics,
+    )
+
+
+def store_poll(runtime: Runtime, poll: FetchedPoll) -> PollOutcome:
+    """Score the posts of a fetched poll and commit them with the poll's validators and
+    cursor, all or nothing: the storing half. Storing the same poll twice changes nothing;
+    a poll overtaken by a later claim of the feed stores its posts but leaves the feed's
+    cursor and schedule to the later one."""
+    feed_config = next((f for f in runtime.config.feeds if f.name == poll.feed_name), None)
+    matched = score_matches(poll.matches, runtime.scorer)
     with session_scope(runtime.sessions) as session:
         stored_now = queries.store_matched_posts(
             session,
-            feed_id=feed_id,
+            feed_id=poll.feed_id,
             matched=matched,
             bucket_width=runtime.bucket_width,
-            fetched_at=now,
+            fetched_at=poll.polled_at,
         )
-        _fold_reposts(session, source.network, matched, stored_now.inserted)
+        _fold_reposts(session, poll.network, matched, stored_now.inserted)
         queries.record_poll_success(
             session,
-            feed_id,
-            now=now,
-            next_poll_at=next_poll_at,
-            etag=collected.etag,
-            last_modified=collected.last_modified,
-            cursor=collected.cursor,
+            poll.feed_id,
+            now=poll.polled_at,
+            next_poll_at=poll.next_poll_at,
+            etag=poll.etag,
+            last_modified=poll.last_modified,
+            cursor=poll.cursor,
             new_posts=stored_now.new_posts,
-            fetched_posts=len(collected.posts),
+            fetched_posts=poll.fetched,
+            claimed_at=poll.polled_at,
         )
         queries.record_metering(
-            session, feed_id, units=collected.metered_units, rate_limit=collected.rate_limit
+            session, poll.feed_id, units=poll.metered_units, rate_limit=poll.rate_limit
         )
-        if collected.posts:
-            queries.record_last_post(session, feed_id, max(p.published_at for p in posts))
-        if collected.statistics is not None and feed_config and feed_config.video_id:
+        if poll.last_post_at is not None:
+            queries.record_last_post(session, poll.feed_id, poll.last_post_at)
+        if poll.statistics is not None and feed_config and feed_config.video_id:
             queries.record_video_stats(
-                session, feed_id, feed_config.video_id, now=now, **collected.statistics
+                session,
+                poll.feed_id,
+                feed_config.video_id,
+                now=poll.polled_at,
+                **poll.statistics,
             )
-        update_source_alert(session, feed_id, feed_config, now=now)
+        update_source_alert(session, poll.feed_id, feed_config, now=poll.polled_at)
     return PollOutcome(
-        feed_id,
-        name,
+        poll.feed_id,
+        poll.feed_name,
         "stored",
-        fetched=len(collected.posts),
+        fetched=poll.fetched,
         matched=len(matched),
         new_posts=stored_now.new_posts,
         new_mentions=stored_now.new_mentions,

@@ -9,6 +9,11 @@ Settings and why (see README "Reliability settings"):
 - `task_soft_time_limit` < `task_time_limit` < broker `visibility_timeout`: a hung poll is
   stopped long before Redis would hand its message to another worker.
 - JSON only: a pickled message is refused, never executed.
+
+Queues (see README "Queues and scaling out"): `polling` (dispatch ticks and fetches: waits
+on the network), `storing` (scoring and storing: CPU and database) and `detection` (spike
+detection, source health, notifications). A worker started without `-Q` consumes all three;
+giving detection its own worker means a slow network never delays an alert.
 """
 
 from __future__ import annotations
@@ -19,9 +24,22 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import worker_init
+from kombu import Queue
 
 from monitor.config import MonitorConfig, load_config
 from monitor.settings import Settings, load_settings
+
+POLLING_QUEUE = "polling"
+STORING_QUEUE = "storing"
+DETECTION_QUEUE = "detection"
+QUEUES = (POLLING_QUEUE, STORING_QUEUE, DETECTION_QUEUE)
+TASK_ROUTES = {
+    "monitor.dispatch_due_feeds": {"queue": POLLING_QUEUE},
+    "monitor.poll_feed": {"queue": POLLING_QUEUE},
+    "monitor.store_poll": {"queue": STORING_QUEUE},
+    "monitor.detect_spikes": {"queue": DETECTION_QUEUE},
+    "monitor.notify_alert_changes": {"queue": DETECTION_QUEUE},
+}
 
 
 def beat_schedule(config: MonitorConfig) -> dict[str, dict[str, Any]]:
@@ -81,6 +99,9 @@ def make_app(settings: Settings, config: MonitorConfig) -> Celery:
         accept_content=["json"],
         result_serializer="json",
         task_ignore_result=True,
+        task_queues=[Queue(name, routing_key=name) for name in QUEUES],
+        task_default_queue=POLLING_QUEUE,
+        task_routes=TASK_ROUTES,
         task_soft_time_limit=config.worker.soft_time_limit_seconds,
         task_time_limit=config.worker.time_limit_seconds,
         broker_transport_options=broker_options(settings, config),

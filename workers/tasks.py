@@ -97,20 +97,43 @@ def dispatch_due_feeds() -> int:
 
 @app.task(name="monitor.poll_feed", acks_late=True, ignore_result=True)
 def poll_feed(feed_id: int) -> dict[str, Any]:
-    """Poll one feed; its failures are recorded on the feed, not raised."""
+    """Fetch one feed and hand its matched posts to the storing queue; failures are recorded
+    on the feed, not raised."""
     with database_outage_logged(f"poll of feed {feed_id}"):
-        outcome = pipeline.poll_feed(runtime(), feed_id, now=utcnow())
-        log.info(
-            "polled feed=%s status=%s fetched=%d new_posts=%d new_mentions=%d error=%s",
-            outcome.feed_name,
-            outcome.status,
-            outcome.fetched,
-            outcome.new_posts,
-            outcome.new_mentions,
-            outcome.error,
-        )
+        fetched = pipeline.fetch_poll(runtime(), feed_id, now=utcnow())
+        if isinstance(fetched, pipeline.PollOutcome):
+            log_poll(fetched)
+            return {"status": fetched.status, "new_mentions": 0}
+        # Published before this task is acknowledged: a worker lost from here on leaves the
+        # poll to be redelivered, and storing the same posts twice changes nothing.
+        store_poll.delay(fetched.to_message())
+        return {"status": "fetched", "matched": len(fetched.matches)}
+    return {"status": "database-unavailable", "new_mentions": 0}
+
+
+@app.task(name="monitor.store_poll", acks_late=True, ignore_result=True)
+def store_poll(message: dict[str, Any]) -> dict[str, Any]:
+    """Score and store one fetched poll with its cursor, all or nothing."""
+    poll = pipeline.FetchedPoll.from_message(message)
+    with database_outage_logged(f"storing a poll of feed {poll.feed_name}"):
+        # Left uncommitted on an outage: the feed's lease runs out and it is polled again
+        # from the cursor it had, so nothing is skipped.
+        outcome = pipeline.store_poll(runtime(), poll)
+        log_poll(outcome)
         return {"status": outcome.status, "new_mentions": outcome.new_mentions}
     return {"status": "database-unavailable", "new_mentions": 0}
+
+
+def log_poll(outcome: pipeline.PollOutcome) -> None:
+    log.info(
+        "polled feed=%s status=%s fetched=%d new_posts=%d new_mentions=%d error=%s",
+        outcome.feed_name,
+        outcome.status,
+        outcome.fetched,
+        outcome.new_posts,
+        outcome.new_mentions,
+        outcome.error,
+    )
 
 
 @app.task(name="monitor.detect_spikes", acks_late=True, ignore_result=True)

@@ -396,9 +396,12 @@ def record_poll_success(
     new_posts: int,
     fetched_posts: int = 0,
     keep_validators: bool = False,
+    claimed_at: datetime | None = None,
 ) -> None:
     """Store a successful poll: validators and cursor, health, next poll, posts fetched and
-    stored; release the lease."""
+    stored; release the lease. With `claimed_at` (when the poll claimed the feed), only the
+    first store of the feed's current claim does all that: a store delivered again, or one
+    overtaken by a later claim (its cursor may be older), adds just the posts it stored."""
     values: dict[str, Any] = {
         "last_success_at": now,
         "consecutive_failures": 0,
@@ -409,7 +412,15 @@ def record_poll_success(
     }
     if not keep_validators:
         values.update(etag=etag, last_modified=last_modified, cursor=cursor)
-    session.execute(update(Feed).where(Feed.id == feed_id).values(**values))
+    current = update(Feed).where(Feed.id == feed_id)
+    if claimed_at is not None:
+        current = current.where(Feed.last_polled_at == claimed_at, Feed.lease_until.is_not(None))
+    if session.execute(current.values(**values)).rowcount == 0 and claimed_at is not None:
+        session.execute(
+            update(Feed)
+            .where(Feed.id == feed_id)
+            .values(posts_stored=Feed.posts_stored + new_posts)
+        )
 
 
 def save_auth_state(session: Session, feed_id: int, value: str | None) -> None:

@@ -35,7 +35,7 @@ ENV_EXAMPLE = ROOT / "config" / "env.example"
 COMPOSE_SCHEMA = Path("/usr/lib/python3/dist-packages/compose/config/compose_spec.json")
 INSTALL_HINT = "apt-get install -y docker-compose"
 
-APP_SERVICES = ("migrate", "worker", "beat", "api")
+APP_SERVICES = ("migrate", "worker", "detector", "beat", "api")
 BACKING_SERVICES = ("redis", "postgres")
 
 EXPECTED_COMMANDS = {
@@ -45,8 +45,20 @@ EXPECTED_COMMANDS = {
         "-A",
         "workers.app",
         "worker",
+        "--queues=polling,storing",
         "--loglevel=INFO",
         "--concurrency=2",
+        "--without-mingle",
+        "--without-gossip",
+    ],
+    "detector": [
+        "celery",
+        "-A",
+        "workers.app",
+        "worker",
+        "--queues=detection",
+        "--loglevel=INFO",
+        "--concurrency=1",
         "--without-mingle",
         "--without-gossip",
     ],
@@ -227,7 +239,7 @@ def test_app_command(services: dict[str, Any], name: str) -> None:
     assert services[name]["command"] == EXPECTED_COMMANDS[name]
 
 
-@pytest.mark.parametrize("name", ["worker", "beat", "api"])
+@pytest.mark.parametrize("name", ["worker", "detector", "beat", "api"])
 def test_worker_and_beat_wait_for_dependencies(services: dict[str, Any], name: str) -> None:
     depends_on = services[name].get("depends_on")
     assert isinstance(depends_on, dict), f"{name}: depends_on must be a mapping with conditions"
@@ -305,6 +317,22 @@ def test_worker_scales(services: dict[str, Any]) -> None:
     assert "ports" not in worker
     assert "scale" not in worker
     assert "replicas" not in worker.get("deploy", {})
+
+
+def consumed_queues(service: dict[str, Any]) -> set[str]:
+    options = [arg for arg in service.get("command") or [] if arg.startswith("--queues=")]
+    return set(options[0].removeprefix("--queues=").split(",")) if options else set()
+
+
+def test_every_queue_has_a_worker_service(services: dict[str, Any]) -> None:
+    from workers.app import DETECTION_QUEUE, QUEUES, TASK_ROUTES
+
+    consumed = set().union(*(consumed_queues(service) for service in services.values()))
+    assert consumed == set(QUEUES)
+    assert {route["queue"] for route in TASK_ROUTES.values()} == set(QUEUES)
+    # Detection has its own service: the scalable pollers never hold it up.
+    assert DETECTION_QUEUE not in consumed_queues(services["worker"])
+    assert consumed_queues(services["detector"]) == {DETECTION_QUEUE}
 
 
 def test_beat_runs_once(services: dict[str, Any]) -> None:
@@ -398,3 +426,61 @@ def test_env_example_documents_every_variable() -> None:
     defaults = {name: default for name, default, _ in ENVIRONMENT if default}
     for name, default in defaults.items():
         assert f"#{name}={default}" in lines, f"env.example: {name} default is not {default!r}"
+
+
+# --- docker-compose.worker-host.yml: more workers on another host ----------------------
+
+WORKER_HOST_FILE = ROOT / "docker-compose.worker-host.yml"
+
+
+def run_worker_host_compose(tmp_path: Path, env_lines: str) -> subprocess.CompletedProcess[str]:
+    env_file = tmp_path / "worker-host.env"
+    env_file.write_text(env_lines)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MONITOR_", "COMPOSE_")) and k != "POSTGRES_PASSWORD"
+    }
+    return subprocess.run(
+        [
+            docker_compose_binary(),
+            "-f",
+            str(WORKER_HOST_FILE),
+            "--project-directory",
+            str(ROOT),
+            "--env-file",
+            str(env_file),
+            "config",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_worker_host_file_renders_with_the_main_host_urls(
+    tmp_path: Path, services: dict[str, Any]
+) -> None:
+    result = run_worker_host_compose(
+        tmp_path,
+        "MONITOR_DATABASE_URL=postgresql+psycopg://monitor:pw@10.0.0.5:5432/monitor\n"
+        "MONITOR_BROKER_URL=redis://10.0.0.5:6379/0\n",
+    )
+    assert result.returncode == 0, result.stderr
+    rendered = yaml.safe_load(result.stdout)
+    assert set(rendered["services"]) == {"worker"}
+    worker = rendered["services"]["worker"]
+    assert worker["environment"]["MONITOR_BROKER_URL"] == "redis://10.0.0.5:6379/0"
+    assert "@10.0.0.5:5432/monitor" in worker["environment"]["MONITOR_DATABASE_URL"]
+    # The same command and image as the main file's worker: one worker, two deployments.
+    assert worker["command"] == services["worker"]["command"]
+    assert worker["image"] == services["worker"]["image"]
+
+
+def test_worker_host_file_refuses_to_render_without_the_urls(tmp_path: Path) -> None:
+    result = run_worker_host_compose(tmp_path, "MONITOR_BROKER_URL=redis://10.0.0.5:6379/0\n")
+    assert result.returncode != 0
+    assert "MONITOR_DATABASE_URL" in result.stderr

@@ -120,6 +120,7 @@ def test_compose_commands_complete_a_cycle(
     assert "at revision" in migrate.stdout
 
     worker_command = list(services["worker"]["command"])
+    detector_command = list(services["detector"]["command"])
     beat_command = [
         str(tmp_path / "beat-schedule") if arg == "/tmp/celerybeat-schedule" else arg
         for arg in services["beat"]["command"]
@@ -134,6 +135,9 @@ def test_compose_commands_complete_a_cycle(
     assert "127.0.0.1" in api_command and str(api_port) in api_command
     worker_env = env_of("worker") | {"MONITOR_TEST_HOOK_SECRET": "s3"}
     worker = start(worker_command, worker_env, tmp_path / "worker.log")
+    # The alert and its notification come from the detector service's queue only.
+    detector_env = env_of("detector") | {"MONITOR_TEST_HOOK_SECRET": "s3"}
+    detector = start(detector_command, detector_env, tmp_path / "detector.log")
     beat = start(beat_command, env_of("beat"), tmp_path / "beat.log")
     api = start(api_command, env_of("api") | {"MONITOR_API_TOKEN": "t"}, tmp_path / "api.log")
     engine = make_engine(env_of("worker")["MONITOR_DATABASE_URL"])
@@ -149,11 +153,12 @@ def test_compose_commands_complete_a_cycle(
                 return session.scalar(select(func.count(AlertRow.id))) or 0
 
         log = tmp_path / "worker.log"
+        detector_log = tmp_path / "detector.log"
         assert wait_for(lambda: mentions() == expected, timeout=90, processes=[worker, beat]), (
             log.read_text()[-3000:]
         )
-        assert wait_for(lambda: alerts() == 1, timeout=40, processes=[worker, beat]), (
-            log.read_text()[-3000:]
+        assert wait_for(lambda: alerts() == 1, timeout=40, processes=[detector, beat]), (
+            detector_log.read_text()[-3000:]
         )
 
         def api_alerts() -> list[dict]:
@@ -170,8 +175,8 @@ def test_compose_commands_complete_a_cycle(
         health = httpx.get(f"http://127.0.0.1:{api_port}/healthz", timeout=10)
         assert health.status_code == 200, health.text
         assert wait_for(
-            lambda: len(receiver.posts("/hook")) == 1, timeout=30, processes=[worker]
-        ), log.read_text()[-3000:]
+            lambda: len(receiver.posts("/hook")) == 1, timeout=30, processes=[detector]
+        ), detector_log.read_text()[-3000:]
         [(headers, payload)] = receiver.posts("/hook")
         assert payload["event"] == "open" and payload["alerts"][0]["topic"] == "love-letter"
         assert headers["x-monitor-signature"].startswith("sha256=")
@@ -182,8 +187,15 @@ def test_compose_commands_complete_a_cycle(
         )
         assert runs and float(runs.group(1)) >= 1, metrics[-2000:]
         assert 'monitor_task_duration_seconds_total{task="monitor.detect_spikes"}' in metrics
+        assert 'monitor_task_runs_total{task="monitor.store_poll"}' in metrics
+        # Each task ran where its queue sends it.
+        assert "monitor.detect_spikes[" in detector_log.read_text()
+        assert "monitor.detect_spikes[" not in log.read_text()
+        assert "monitor.store_poll[" in log.read_text()
+        assert "monitor.poll_feed[" not in detector_log.read_text()
     finally:
         stop(api)
         stop(beat)
         stop(worker)
+        stop(detector)
         engine.dispose()

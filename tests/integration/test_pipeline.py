@@ -270,3 +270,65 @@ def test_nul_and_control_characters_are_stored_the_same_on_both_databases(
     assert len(texts) == 1
     assert "\x01" not in texts[0] and "Love Letter" in texts[0]
     runtime.close()
+
+
+def test_a_fetched_poll_crosses_the_queue_and_stores_once(
+    tmp_path: Path, database_url: str, feed_server: FeedServer
+) -> None:
+    """The polling half's message, through JSON, stores exactly what one process would; the
+    same message stored twice (a redelivery) changes nothing."""
+    import json
+
+    feed_server.routes["/feed.xml"] = Route(
+        body=rss(fan_items(8, start=NOW - timedelta(hours=1))), etag='"v1"'
+    )
+    runtime = start_runtime(
+        tmp_path,
+        database_url,
+        [{"name": "fans", "kind": "rss", "url": feed_server.url("/feed.xml")}],
+    )
+    fetched = pipeline.fetch_poll(runtime, feed_row(runtime, "fans").id, now=NOW)
+    assert isinstance(fetched, pipeline.FetchedPoll)
+    # Nothing but the claim is written by the polling half.
+    assert counts(runtime)["posts"] == 0
+    message = json.loads(json.dumps(fetched.to_message()))
+    assert pipeline.FetchedPoll.from_message(message) == fetched
+    first = pipeline.store_poll(runtime, pipeline.FetchedPoll.from_message(message))
+    assert (first.new_posts, first.new_mentions) == (8, 10)
+    stored = counts(runtime)
+    again = pipeline.store_poll(runtime, pipeline.FetchedPoll.from_message(message))
+    assert (again.new_posts, again.new_mentions) == (0, 0)
+    assert counts(runtime) == stored
+    row = feed_row(runtime, "fans")
+    assert row.etag == '"v1"' and row.lease_until is None
+    assert (row.posts_fetched, row.posts_stored) == (8, 8)  # the redelivery counted nothing
+    runtime.close()
+
+
+def test_a_poll_overtaken_by_a_later_claim_keeps_its_posts_but_not_the_feed_state(
+    tmp_path: Path, database_url: str, feed_server: FeedServer
+) -> None:
+    feed_server.routes["/feed.xml"] = Route(
+        body=rss(fan_items(4, start=NOW - timedelta(hours=1), prefix="old")), etag='"old"'
+    )
+    runtime = start_runtime(
+        tmp_path,
+        database_url,
+        [{"name": "fans", "kind": "rss", "url": feed_server.url("/feed.xml")}],
+    )
+    feed_id = feed_row(runtime, "fans").id
+    slow = pipeline.fetch_poll(runtime, feed_id, now=NOW)
+    # Its storing waits in the queue past the lease; a later poll claims the feed again.
+    later = NOW + timedelta(seconds=runtime.config.worker.poll_lease_seconds + 1)
+    feed_server.routes["/feed.xml"] = Route(
+        body=rss(fan_items(4, start=NOW, prefix="new")), etag='"new"'
+    )
+    fresh = pipeline.fetch_poll(runtime, feed_id, now=later)
+    assert isinstance(slow, pipeline.FetchedPoll) and isinstance(fresh, pipeline.FetchedPoll)
+    pipeline.store_poll(runtime, fresh)
+    pipeline.store_poll(runtime, slow)
+    row = feed_row(runtime, "fans")
+    assert row.etag == '"new"'  # the older poll's validators do not win
+    assert row.last_success_at == later
+    assert counts(runtime)["posts"] == 8  # but its posts are kept
+    runtime.close()
