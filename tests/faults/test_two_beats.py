@@ -14,6 +14,7 @@ from monitor.storage.engine import make_engine
 from monitor.storage.migrate import upgrade
 from tests.conftest import FeedServer, write_config
 from tests.processes import kill_hard, processes_env, start_beat, stop, wait_for
+from workers.app import POLLING_QUEUE
 from workers.beat import LOCK_KEY, FileLeaderLock
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -21,10 +22,10 @@ TICK_SECONDS = 5  # the dispatch tick for a feed polled every 10 s
 
 
 def dispatches(client: redis.Redis) -> int:
-    """Return how many dispatch messages wait in the default queue (no worker consumes)."""
+    """Return how many dispatch messages wait in their queue (no worker consumes)."""
     return sum(
         json.loads(raw)["headers"]["task"] == "monitor.dispatch_due_feeds"
-        for raw in client.lrange("celery", 0, -1)
+        for raw in client.lrange(POLLING_QUEUE, 0, -1)
     )
 
 
