@@ -83,33 +83,31 @@ def docker_compose_binary() -> str:
 
 
 def run_compose(
-    *args: str, tmp_path: Path, extra_env: dict[str, str] | None = None
+    *args: str,
+    tmp_path: Path,
+    extra_env: dict[str, str] | None = None,
+    compose_file: Path = COMPOSE_FILE,
+    env_lines: str = "",
 ) -> subprocess.CompletedProcess[str]:
-    """Run docker-compose on the repository's file, blind to the caller's .env and shell.
+    """Run docker-compose on one of the repository's files, blind to the caller's .env and
+    shell.
 
-    An empty --env-file stands in for a developer's `.env`, and the variables the file
-    substitutes are removed from the environment, so defaults are what gets tested.
+    `env_lines` (default: nothing) stand in for a developer's `.env`, and the variables the
+    files substitute are removed from the environment, so defaults are what gets tested.
     """
-    env_file = tmp_path / "empty.env"
-    env_file.write_text("")
+    env_file = tmp_path / "test.env"
+    env_file.write_text(env_lines)
     env = {
         k: v
         for k, v in os.environ.items()
-        if k
-        not in (
-            "POSTGRES_PASSWORD",
-            "MONITOR_LOG_LEVEL",
-            "MONITOR_API_TOKEN",
-            "COMPOSE_FILE",
-            "COMPOSE_PROFILES",
-        )
+        if not k.startswith(("MONITOR_", "COMPOSE_")) and k != "POSTGRES_PASSWORD"
     }
     env.update(extra_env or {})
     return subprocess.run(
         [
             docker_compose_binary(),
             "-f",
-            str(COMPOSE_FILE),
+            str(compose_file),
             "--project-directory",
             str(ROOT),
             "--env-file",
@@ -434,30 +432,8 @@ WORKER_HOST_FILE = ROOT / "docker-compose.worker-host.yml"
 
 
 def run_worker_host_compose(tmp_path: Path, env_lines: str) -> subprocess.CompletedProcess[str]:
-    env_file = tmp_path / "worker-host.env"
-    env_file.write_text(env_lines)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MONITOR_", "COMPOSE_")) and k != "POSTGRES_PASSWORD"
-    }
-    return subprocess.run(
-        [
-            docker_compose_binary(),
-            "-f",
-            str(WORKER_HOST_FILE),
-            "--project-directory",
-            str(ROOT),
-            "--env-file",
-            str(env_file),
-            "config",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    return run_compose(
+        "config", tmp_path=tmp_path, compose_file=WORKER_HOST_FILE, env_lines=env_lines
     )
 
 
