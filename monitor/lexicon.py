@@ -122,6 +122,7 @@ class FandomLexicon:
     phrases: tuple[tuple[str, float], ...]
     _rules: tuple[_Rewrite, ...] = field(init=False, repr=False)
     _by_word: dict[str, tuple[int, ...]] = field(init=False, repr=False)
+    _keys: frozenset[str] = field(init=False, repr=False)
     _always: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -142,6 +143,7 @@ class FandomLexicon:
         object.__setattr__(self, "_rules", tuple(rules))
         object.__setattr__(self, "_by_word", {w: tuple(ids) for w, ids in by_word.items()})
         object.__setattr__(self, "_always", tuple(always))
+        object.__setattr__(self, "_keys", frozenset(by_word))
 
     def extended(
         self, words: Mapping[str, float] | None = None, emoji: Mapping[str, float] | None = None
@@ -158,12 +160,14 @@ class FandomLexicon:
         text = text.replace(VARIATION_SELECTOR, "")
         lowered = text.lower()
         candidates = set(self._always)
-        for word in _LETTERS.findall(lowered):
-            candidates.update(self._by_word.get(word, ()))
+        # Most words of a post pick out no rule: one set intersection finds the few that do.
+        for word in self._keys.intersection(_LETTERS.findall(lowered)):
+            candidates.update(self._by_word[word])
         # In rule order, so "not me ...ing" comes first; a token never matches a later rule.
         for index in sorted(candidates):
-            text = self._rules[index].apply(text, lowered)
-            lowered = text.lower()
+            rewritten = self._rules[index].apply(text, lowered)
+            if rewritten is not text:  # most candidates match nothing: no need to lower again
+                text, lowered = rewritten, rewritten.lower()
         return text
 
     def apply_to(self, analyzer: SentimentIntensityAnalyzer) -> None:
