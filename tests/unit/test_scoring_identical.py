@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from monitor import language
 from monitor.config import parse_config
-from monitor.language import detect_language
 from monitor.lexicon import VARIATION_SELECTOR, FandomLexicon, bundled_lexicon
 from monitor.masking import TopicMask
 from monitor.scoring import SCORED_LANGUAGES, Scorer, TextScorer
@@ -40,6 +40,30 @@ def stock_analyzer(lexicon: FandomLexicon | None) -> SentimentIntensityAnalyzer:
     return analyzer
 
 
+def reference_language(text: str) -> str | None:
+    """monitor.language.detect_language without its shortcuts."""
+    cleaned = text[: language.MAX_DETECTED_CHARS]
+    if "http" in cleaned or "www." in cleaned or "@" in cleaned:
+        cleaned = language._NOISE.sub(" ", cleaned)
+    if not language._TWO_LETTERS.search(cleaned):
+        return None
+    if not language._NON_ASCII_LETTER.search(cleaned):
+        words = language._ASCII_WORD.findall(cleaned.lower())
+        markers = language.ENGLISH_MARKERS.intersection(words)
+        if len(markers) >= 2 and 6 * sum(word in markers for word in words) >= len(words):
+            return "en"
+    best = language._model().f.predict(" ".join(cleaned.split()).lower(), 1, 0.0, "strict")
+    return best[0][1].removeprefix("__label__") if best else None
+
+
+def reference_prepare(lexicon: FandomLexicon, text: str) -> str:
+    """FandomLexicon.prepare without its word prefilter: every phrase rule, in order."""
+    text = text.replace(VARIATION_SELECTOR, "")
+    for rule in lexicon._rules:
+        text = rule.folded.sub(rule.token, text)
+    return text
+
+
 def reference(
     text: str,
     mask: TopicMask | None,
@@ -48,14 +72,15 @@ def reference(
     *,
     detect: bool = True,
 ) -> Outcome:
-    """The scorer's steps one after the other, with stock VADER and no shortcut."""
+    """The scorer's steps one after the other, with stock VADER and no shortcut (masking is
+    the one step used as it is: it has its own property test in test_scoring.py)."""
     clipped = text[:MAX_SCORED_CHARS]
     if lang is None and detect:
-        lang = detect_language(clipped)
+        lang = reference_language(clipped)
     if mask is not None:
         clipped = mask.apply(clipped)
     if lexicon is not None:
-        clipped = lexicon.prepare(clipped)
+        clipped = reference_prepare(lexicon, clipped)
     clipped = clipped.strip()
     if not clipped:
         return (lang, "unscored", None, None, None, None)
