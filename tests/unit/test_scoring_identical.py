@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import random
+import re
 from functools import cache
 from pathlib import Path
 
@@ -21,6 +22,15 @@ from monitor import language
 from monitor.config import parse_config
 from monitor.lexicon import VARIATION_SELECTOR, FandomLexicon, bundled_lexicon
 from monitor.masking import TopicMask
+from monitor.matching import (
+    _LEFT_EDGE,
+    _RIGHT_EDGE,
+    _SPACED,
+    _WORD_GAP,
+    _hashtag_pattern,
+    _term_pattern,
+    normalize_text,
+)
 from monitor.scoring import SCORED_LANGUAGES, Scorer, TextScorer
 from monitor.sentiment import MAX_SCORED_CHARS, FastAnalyzer
 
@@ -224,3 +234,42 @@ def test_a_booster_given_a_valence_still_scores_as_in_vader() -> None:
     for text in texts + general_texts(100, seed=6):
         assert fast.polarity_scores(text) == stock.polarity_scores(text), text
     assert stock.polarity_scores("very")["compound"] == 0.0
+
+
+def hoisted_reference(terms: list[str], hashtags: list[str]) -> re.Pattern[str]:
+    """The masking pattern before it was rewritten for speed: the edge check taken out of the
+    alternation of the edged terms, checked once per position."""
+    spaced, other = [], []
+    for term in terms:
+        words = normalize_text(term).split()
+        if _SPACED.match(words[0][0]) and _SPACED.match(words[-1][-1]):
+            spaced.append(_WORD_GAP.join(re.escape(word) for word in words))
+        else:
+            other.append(_term_pattern(term))
+    other += [_hashtag_pattern(tag) for tag in hashtags]
+    body = "|".join(sorted(set(spaced), key=len, reverse=True))
+    alternatives = [
+        f"{_LEFT_EDGE}(?:{body}){_RIGHT_EDGE}",
+        *sorted(set(other), key=len, reverse=True),
+    ]
+    return re.compile("|".join(alternatives))
+
+
+def test_masking_pattern_finds_exactly_the_spans_of_the_plain_one(
+    scorer: Scorer, fandom_posts: list[dict[str, str]]
+) -> None:
+    config = parse_config(CONFIG.read_text(encoding="utf-8"))
+    texts = [post["text"] for post in fandom_posts] + general_texts(400, seed=7)
+    texts += ["lovelove letter", "v", "V.", "xv v", "iu's", "love\tletter", "#loveletters", "2v"]
+    found = 0
+    for topic in config.topics:
+        terms = [t for t in (*topic.phrases, *topic.aliases, *topic.require_any) if t.strip()]
+        plain = hoisted_reference(terms, topic.hashtags)
+        fast = scorer.for_topic(topic.name).mask.fast
+        assert fast is not None
+        for text in texts:
+            lowered = text.lower()
+            spans = [match.span() for match in plain.finditer(lowered)]
+            assert [match.span() for match in fast.finditer(lowered)] == spans, text
+            found += bool(spans)
+    assert found > len(texts)
