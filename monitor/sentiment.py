@@ -27,9 +27,9 @@ def _negated(lowered: str) -> bool:
 
 
 class FastAnalyzer(SentimentIntensityAnalyzer):
-    """VADER with the same scores, bit for bit, in about half the time: 0.45x stock VADER's
-    time per text on the VADER paper's tweets, 0.65x on short fan posts (fewer words per
-    lexicon hit); tests/unit/test_scoring_identical.py checks the scores are equal.
+    """VADER with the same scores, bit for bit, in about half the time: ~0.45x stock VADER's
+    time per text on the VADER paper's tweets, ~0.6x on short masked fan posts (fewer plain
+    words per lexicon hit); tests/unit/test_scoring_identical.py checks the scores are equal.
 
     Two methods are overridden, VADER's driver loop and its negation rule; every other rule
     (lexicon, boosters, idioms, "least", "but", capitals, punctuation) is VADER's own method:
@@ -44,7 +44,7 @@ class FastAnalyzer(SentimentIntensityAnalyzer):
       post are such words. The "but" rule runs only on a text that has a "but" (without
       one, it lowers every word to change nothing).
     - `_negation_check`: lowers only the three words it reads, and looks them up in a set;
-      VADER lowers the whole post, and rebuilds its list of 60 negations for each lookup, on
+      VADER lowers the whole post, and rebuilds its list of 59 negations for each lookup, on
       each of up to three calls per lexicon word.
 
     After changing `emojis`, call `refresh()` (the translation table is built from it).
