@@ -85,8 +85,11 @@ class _Rewrite:
         body = rf"(?<![\w'])(?:{pattern})(?![\w'])"
         # Whole literal words of the pattern (not in a class, not quantified, not glued to other
         # pattern syntax), less the common ones if any remain. A text the rule matches holds
-        # one of them; a rule with none runs on every text.
-        literal = re.sub(r"\\.", " ", pattern)
+        # one of them; a rule with none runs on every text. A class of spaces and hyphens
+        # only, taken once ("rent[ -]free"), matches one character that is not a letter, so
+        # it separates words like a space.
+        literal = re.sub(r"\[[ -]+\](?![?*+{])", " ", pattern)
+        literal = re.sub(r"\\.", " ", literal)
         words = frozenset(re.findall(r"(?:(?<=^)|(?<=[ (|:?]))([a-z]{2,})(?=$|[ )|(\\])", literal))
         return cls(
             pattern=re.compile(body),

@@ -130,6 +130,7 @@ def general_texts(count: int, seed: int = 4) -> list[str]:
         *("death", "hand", "to", "mouth", "a", "is", "it", "he", "she", "was", "and", "I'm"),
         *("im", "crying", "dead", "killed", "me", "literally", "left", "crumbs", "should"),
         *("be", "illegal", "not", "me", "sobbing", "rewatching", "screaming", "ate", "slay"),
+        *("lives", "live", "rent", "free", "rent-free", "rent—free", "rentfree", "no", "notes"),
     ]
     emoji = [e for e in sorted(stock.emojis) if len(e) == 1]
     emoji = rng.sample(emoji, 60) + sorted(lexicon.emoji) + ["❤️", "❤", "😭", "🔥", "💀", "🥹"]
@@ -273,3 +274,19 @@ def test_masking_pattern_finds_exactly_the_spans_of_the_plain_one(
             assert [match.span() for match in fast.finditer(lowered)] == spans, text
             found += bool(spans)
     assert found > len(texts)
+
+
+def test_phrase_prefilter_reads_a_class_of_spaces_and_hyphens_as_a_word_break() -> None:
+    lexicon = FandomLexicon(
+        words={},
+        emoji={},
+        phrases=(("rent[ -]free", 1.0), ("big[a-z]deal", 1.0), ("so[ -]+good", 1.0)),
+    )
+    texts = ["rent free", "RENT-free", "rentfree", "rent  free", "bigxdeal", "big deal"]
+    texts += ["so good", "so - good", "sogood", "it lives rent-free in my head"]
+    rewritten = 0
+    for text in texts:
+        prepared = lexicon.prepare(text)
+        assert prepared == reference_prepare(lexicon, text), text
+        rewritten += prepared != text
+    assert rewritten == 6
