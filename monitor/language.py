@@ -132,10 +132,11 @@ def detect_language(text: str, *, declared: str | None = None) -> str | None:
         cleaned = _NOISE.sub(" ", cleaned)
     if not _TWO_LETTERS.search(cleaned):
         return None
-    if not _NON_ASCII_LETTER.search(cleaned):
+    # An ASCII text has no other letters; isascii is a flag read, the search a scan.
+    if cleaned.isascii() or not _NON_ASCII_LETTER.search(cleaned):
         words = _ASCII_WORD.findall(cleaned.lower())
         markers = ENGLISH_MARKERS.intersection(words)
-        if len(markers) >= 2 and 6 * sum(word in markers for word in words) >= len(words):
+        if len(markers) >= 2 and 6 * sum(map(markers.__contains__, words)) >= len(words):
             return "en"
     # The model's own binding: fastText's `predict` wrapper adds numpy arrays we do not need.
     best = _model().f.predict(" ".join(cleaned.split()).lower(), 1, 0.0, "strict")

@@ -85,8 +85,11 @@ class _Rewrite:
         body = rf"(?<![\w'])(?:{pattern})(?![\w'])"
         # Whole literal words of the pattern (not in a class, not quantified, not glued to other
         # pattern syntax), less the common ones if any remain. A text the rule matches holds
-        # one of them; a rule with none runs on every text.
-        literal = re.sub(r"\\.", " ", pattern)
+        # one of them; a rule with none runs on every text. A class of spaces and hyphens
+        # only, taken once ("rent[ -]free"), matches one character that is not a letter, so
+        # it separates words like a space.
+        literal = re.sub(r"\[[ -]+\](?![?*+{])", " ", pattern)
+        literal = re.sub(r"\\.", " ", literal)
         words = frozenset(re.findall(r"(?:(?<=^)|(?<=[ (|:?]))([a-z]{2,})(?=$|[ )|(\\])", literal))
         return cls(
             pattern=re.compile(body),
@@ -122,6 +125,7 @@ class FandomLexicon:
     phrases: tuple[tuple[str, float], ...]
     _rules: tuple[_Rewrite, ...] = field(init=False, repr=False)
     _by_word: dict[str, tuple[int, ...]] = field(init=False, repr=False)
+    _keys: frozenset[str] = field(init=False, repr=False)
     _always: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -142,6 +146,7 @@ class FandomLexicon:
         object.__setattr__(self, "_rules", tuple(rules))
         object.__setattr__(self, "_by_word", {w: tuple(ids) for w, ids in by_word.items()})
         object.__setattr__(self, "_always", tuple(always))
+        object.__setattr__(self, "_keys", frozenset(by_word))
 
     def extended(
         self, words: Mapping[str, float] | None = None, emoji: Mapping[str, float] | None = None
@@ -158,12 +163,14 @@ class FandomLexicon:
         text = text.replace(VARIATION_SELECTOR, "")
         lowered = text.lower()
         candidates = set(self._always)
-        for word in _LETTERS.findall(lowered):
-            candidates.update(self._by_word.get(word, ()))
+        # Most words of a post pick out no rule: one set intersection finds the few that do.
+        for word in self._keys.intersection(_LETTERS.findall(lowered)):
+            candidates.update(self._by_word[word])
         # In rule order, so "not me ...ing" comes first; a token never matches a later rule.
         for index in sorted(candidates):
-            text = self._rules[index].apply(text, lowered)
-            lowered = text.lower()
+            rewritten = self._rules[index].apply(text, lowered)
+            if rewritten is not text:  # most candidates match nothing: no need to lower again
+                text, lowered = rewritten, rewritten.lower()
         return text
 
     def apply_to(self, analyzer: SentimentIntensityAnalyzer) -> None:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from monitor.config import TopicConfig
 from monitor.matching import (
-    _LEFT_EDGE,
     _RIGHT_EDGE,
     _SPACED,
+    _SPACED_WORD_CHAR,
     _WORD_GAP,
     _compile,
     _hashtag_pattern,
@@ -31,7 +31,7 @@ class TopicMask:
     topic: str
     pattern: re.Pattern[str] | None  # over the text as written, case-insensitive
     check: re.Pattern[str] | None  # the same terms over matching's normalised text
-    fast: re.Pattern[str] | None  # the same terms over lowercased ASCII text, edges hoisted
+    fast: re.Pattern[str] | None  # the same terms over lowercased text, fast to search
 
     @classmethod
     def compile(cls, topic: TopicConfig) -> TopicMask:
@@ -91,8 +91,16 @@ def _lowercase_is_normal_form(text: str) -> bool:
 
 
 def _hoisted(terms: list[str], hashtags: list[str]) -> re.Pattern[str] | None:
-    """Return matching's term pattern with the word-edge checks of the terms that have them
-    taken out of the alternation: one check per position instead of one per term, ~5x faster."""
+    """Return matching's term pattern, rewritten so that every alternative starts with its
+    own first character, same order, same matches.
+
+    Matching's pattern checks the left word edge before each term; an alternation whose
+    branches all begin with a literal character instead lets `re` skip, in C, every position
+    where no term can start (sre's charset prefix) and try the branches only at the others
+    (~4x faster than one edge check per term at every position, ~1.4x faster than one hoisted
+    edge check per position). The left edge moves after the first character: `l(?<![E]l)ove`
+    is `(?<![E])love`. Alternatives keep matching's order (edged terms, longest first, then
+    the rest, longest first), so where several terms start at one position the same wins."""
     spaced, other = [], []
     for term in terms:
         words = normalize_text(term).split()
@@ -101,9 +109,10 @@ def _hoisted(terms: list[str], hashtags: list[str]) -> re.Pattern[str] | None:
         else:
             other.append(_term_pattern(term))
     other += [_hashtag_pattern(tag) for tag in hashtags]
-    alternatives = []
-    if spaced:
-        body = "|".join(sorted(set(spaced), key=len, reverse=True))
-        alternatives.append(f"{_LEFT_EDGE}(?:{body}){_RIGHT_EDGE}")
+    # A spaced term starts with a letter or digit, which re.escape leaves as it is.
+    alternatives = [
+        f"{body[0]}(?<![{_SPACED_WORD_CHAR}]{body[0]}){body[1:]}{_RIGHT_EDGE}"
+        for body in sorted(set(spaced), key=len, reverse=True)
+    ]
     alternatives += sorted(set(other), key=len, reverse=True)
     return re.compile("|".join(alternatives)) if alternatives else None

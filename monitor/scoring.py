@@ -24,7 +24,7 @@ from monitor.language import detect_language
 from monitor.lexicon import FandomLexicon, bundled_lexicon
 from monitor.masking import TopicMask
 from monitor.model import Sentiment
-from monitor.sentiment import MAX_SCORED_CHARS, get_analyzer
+from monitor.sentiment import MAX_SCORED_CHARS, FastAnalyzer, get_analyzer
 
 METHODS = ("vader", "vader+fandom", "emoji-only", "unscored")
 SCORED_LANGUAGES = frozenset({"en"})
@@ -45,9 +45,10 @@ class Scored:
 
 
 @cache
-def _fandom_analyzer(lexicon: FandomLexicon) -> SentimentIntensityAnalyzer:
-    analyzer = SentimentIntensityAnalyzer()
+def _fandom_analyzer(lexicon: FandomLexicon) -> FastAnalyzer:
+    analyzer = FastAnalyzer()
     lexicon.apply_to(analyzer)
+    analyzer.refresh()
     return analyzer
 
 
