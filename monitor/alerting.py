@@ -6,6 +6,8 @@ explanation's post limits, never by how many mentions are stored.
 
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +16,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from monitor.config import ExpectedEvent
+from monitor.detectors import incremental
+from monitor.detectors.seasonal import SeasonalDetector
 from monitor.episodes import (
     SEVERITIES,
     Episode,
@@ -64,16 +68,34 @@ def judge_topic(
     `kind`; return what changed, or None. An expected event with action "suppress" keeps
     an alert from opening during it; one with "annotate" is named in the explanation."""
     size = detector.history_buckets(width)
-    stored = queries.load_buckets(
-        session, topic_id, start=now - width * (size + 2), end=now + width
-    )
-    outages = alert_queries.outage_buckets(
-        session, feed_ids, start=now - width * (size + 2), end=now + width
-    )
     first = queries.first_bucket(session, topic_id)
-    if hasattr(detector, "evaluate_share"):
+    if incremental.supports(detector):
+        verdicts = live_verdicts(
+            session,
+            topic_id=topic_id,
+            kind=kind,
+            detector=detector,
+            width=width,
+            now=now,
+            first_bucket=first,
+            min_history_buckets=min_history_buckets,
+            feed_ids=feed_ids,
+        )
+    elif hasattr(detector, "evaluate_share"):
+        stored = queries.load_buckets(
+            session, topic_id, start=now - width * (size + 2), end=now + width
+        )
+        outages = alert_queries.outage_buckets(
+            session, feed_ids, start=now - width * (size + 2), end=now + width
+        )
         verdicts = judge_share(stored, detector=detector, now=now, width=width, excluded=outages)
     else:
+        stored = queries.load_buckets(
+            session, topic_id, start=now - width * (size + 2), end=now + width
+        )
+        outages = alert_queries.outage_buckets(
+            session, feed_ids, start=now - width * (size + 2), end=now + width
+        )
         verdicts = judge_latest(
             stored,
             excluded=outages,
@@ -116,6 +138,69 @@ def judge_topic(
             ],
         }
     return TopicAlertOutcome(row.id, change.action, change.verdict, row.severity)
+
+
+# Late posts into buckets judged up to this long ago are found by reading those buckets
+# again; older changes show in the checksum of the remembered counts (then all are read).
+SETTLE = timedelta(hours=1)
+
+
+def live_verdicts(
+    session: Session,
+    *,
+    topic_id: int,
+    kind: str,
+    detector: SeasonalDetector,
+    width: timedelta,
+    now: datetime,
+    first_bucket: datetime | None,
+    min_history_buckets: int,
+    feed_ids: Sequence[int] = (),
+) -> list[Verdict]:
+    """Return the seasonal detector's verdicts on the latest complete bucket and the one
+    filling at `now` (none during warm-up), judging only the buckets that changed or
+    completed since the stored state: the same verdicts as `judge_latest`, from a read of
+    the recent buckets, a checksum of the older ones and the stored state."""
+    current = bucket_start(now, width)
+    if first_bucket is None or (current - width - first_bucket) / width < min_history_buckets:
+        return []
+    span = incremental.span_buckets(detector, width)
+    start = current - width * span
+    end = current + width
+    key = incremental.fingerprint(detector, width)
+    state = _decode(alert_queries.load_detector_state(session, topic_id, kind, key))
+    counts = [0] * (span + 1)
+    read_from = start
+    if state is not None and start <= state.through <= current:
+        # The remembered counts of [start, settled) stand if the database's agree in sum.
+        settled = max(start, state.through - SETTLE)
+        skip = round((start - state.through) / width) + len(state.counts)
+        remembered = state.counts[skip : skip + round((settled - start) / width)]
+        if skip >= 0 and alert_queries.count_checksum(
+            session, topic_id, start=start, end=settled
+        ) == (sum(remembered), sum(c * c for c in remembered)):
+            counts[: len(remembered)] = remembered
+            read_from = settled
+    for moment, count in alert_queries.bucket_counts(session, topic_id, start=read_from, end=end):
+        counts[round((moment - start) / width)] = count
+    outages = alert_queries.outage_buckets(session, feed_ids, start=start, end=end)
+    excluded = {round((moment - start) / width) for moment in outages}
+    before_first = max(0, min(span + 1, round((first_bucket - start) / width)))
+    unknown = set(range(before_first)) | excluded
+    verdicts, next_state, _ = incremental.judge(
+        detector, state, counts, unknown, start=start, width=width, excluded=excluded
+    )
+    alert_queries.save_detector_state(session, topic_id, kind, key, next_state.encode())
+    return verdicts
+
+
+def _decode(data: bytes | None) -> incremental.ScanState | None:
+    if data is None:
+        return None
+    try:
+        return incremental.ScanState.decode(data)
+    except (ValueError, zlib.error, struct.error):
+        return None  # unreadable: recompute, the state is only a cache
 
 
 def _level(severity: str) -> int:

@@ -6,11 +6,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from monitor.storage.tables import AlertRow, Feed, FeedOutage, MentionRow, PostRow
+from monitor.storage.tables import (
+    AlertRow,
+    DetectorState,
+    Feed,
+    FeedOutage,
+    MentionRow,
+    PostRow,
+    TimelineBucket,
+)
 from monitor.timeline import bucket_start
 
 
@@ -143,5 +151,69 @@ def outage_buckets(
             .where(FeedOutage.feed_id.in_(list(feed_ids)))
             .where(FeedOutage.bucket_start >= start, FeedOutage.bucket_start < end)
             .distinct()
+        )
+    )
+
+
+def bucket_counts(
+    session: Session, topic_id: int, *, start: datetime, end: datetime
+) -> list[tuple[datetime, int]]:
+    """Return (bucket start, count) of the topic's stored buckets in [start, end): the two
+    columns detection reads, not whole rows."""
+    rows = session.execute(
+        select(TimelineBucket.bucket_start, TimelineBucket.count)
+        .where(
+            TimelineBucket.topic_id == topic_id,
+            TimelineBucket.bucket_start >= start,
+            TimelineBucket.bucket_start < end,
+        )
+        .order_by(TimelineBucket.bucket_start)
+    )
+    return [(moment, count) for moment, count in rows]
+
+
+def count_checksum(
+    session: Session, topic_id: int, *, start: datetime, end: datetime
+) -> tuple[int, int]:
+    """Return the sum and the sum of squares of the topic's counts in [start, end), computed
+    in the database (counts only grow, so an unchanged pair means unchanged counts)."""
+    total, squares = session.execute(
+        select(
+            func.coalesce(func.sum(TimelineBucket.count), 0),
+            func.coalesce(func.sum(TimelineBucket.count * TimelineBucket.count), 0),
+        ).where(
+            TimelineBucket.topic_id == topic_id,
+            TimelineBucket.bucket_start >= start,
+            TimelineBucket.bucket_start < end,
+        )
+    ).one()
+    return int(total), int(squares)
+
+
+def load_detector_state(
+    session: Session, topic_id: int, kind: str, fingerprint: str
+) -> bytes | None:
+    """Return the stored live detector state of a topic and kind if it was computed with
+    the same detector settings (`fingerprint`), else None."""
+    row = session.get(DetectorState, (topic_id, kind))
+    if row is None or row.fingerprint != fingerprint:
+        return None
+    return row.state
+
+
+def save_detector_state(
+    session: Session, topic_id: int, kind: str, fingerprint: str, state: bytes
+) -> None:
+    """Store (insert or replace) the live detector state of a topic and kind."""
+    table = DetectorState.__table__
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).values(
+        topic_id=topic_id, kind=kind, fingerprint=fingerprint, state=state
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["topic_id", "kind"],
+            set_={"fingerprint": fingerprint, "state": state},
         )
     )
