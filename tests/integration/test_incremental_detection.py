@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor import pipeline
-from monitor.alerting import live_verdicts
+from monitor.alerting import TopicJob, live_verdicts
 from monitor.backtest import replay_stored
 from monitor.detectors import topic_detectors, topic_policy
 from monitor.episodes import judge_latest
@@ -120,18 +120,12 @@ def test_live_verdicts_equal_a_full_recompute_with_late_posts_and_outages(
                         width=WIDTH,
                     )
             for kind, detector in detectors.items():
+                policy = topic_policy(runtime.config.detection, topic, detector)
                 with session_scope(runtime.sessions) as session:
+                    job = TopicJob(TOPIC, topic_id, kind, detector, policy, (feed_id,))
                     live = live_verdicts(
-                        session,
-                        topic_id=topic_id,
-                        kind=kind,
-                        detector=detector,
-                        width=WIDTH,
-                        now=at(now_index),
-                        first_bucket=queries.first_bucket(session, topic_id),
-                        min_history_buckets=36,
-                        feed_ids=[feed_id],
-                    )
+                        session, [job], width=WIDTH, now=at(now_index), min_history_buckets=36
+                    )[(topic_id, kind)]
                 with session_scope(runtime.sessions) as session:
                     size = detector.history_buckets(WIDTH)
                     start = at(now_index) - WIDTH * (size + 2)
