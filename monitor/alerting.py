@@ -6,6 +6,7 @@ explanation's post limits, never by how many mentions are stored.
 
 from __future__ import annotations
 
+import operator
 import struct
 import zlib
 from collections.abc import Collection, Sequence
@@ -268,7 +269,7 @@ def live_verdicts(
     for plan in plans:
         if plan.settled is not None and plan.settled > plan.start:
             remembered = plan.remembered
-            agreed = (sum(remembered), sum(c * c for c in remembered))
+            agreed = (sum(remembered), sum(map(operator.mul, remembered, remembered)))
             if checksums.get((plan.job.topic_id, plan.start, plan.settled), (0, 0)) != agreed:
                 plan.settled, plan.remembered = None, ()
         if plan.settled is None:

@@ -16,7 +16,6 @@ Pure: no I/O; `monitor.alerting` reads the counts and stores the state.
 from __future__ import annotations
 
 import hashlib
-import math
 import struct
 import zlib
 from array import array
@@ -27,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from monitor.detectors.seasonal import SeasonalDetector
 from monitor.model import Verdict
 
-_HEADER = struct.Struct("<qii")  # through (epoch seconds), counts, records
+_HEADER = struct.Struct("<qiii")  # through (epoch seconds), counts, unknown, records
 _NAN = float("nan")
 
 
@@ -45,16 +44,18 @@ class ScanState:
 
     def encode(self) -> bytes:
         """Return the state as compact bytes (exact floats: verdicts must not drift)."""
-        flags = bytearray(len(self.counts))
-        for offset in self.unknown:
-            flags[offset] = 1
         body = b"".join(
             (
-                _HEADER.pack(round(self.through.timestamp()), len(self.counts), len(self.surprise)),
+                _HEADER.pack(
+                    round(self.through.timestamp()),
+                    len(self.counts),
+                    len(self.unknown),
+                    len(self.surprise),
+                ),
                 array("q", self.counts).tobytes(),
-                bytes(flags),
+                array("q", sorted(self.unknown)).tobytes(),
                 array("d", self.surprise).tobytes(),
-                array("d", (_NAN if s is None else s for s in self.seasonal)).tobytes(),
+                array("d", [_NAN if s is None else s for s in self.seasonal]).tobytes(),
             )
         )
         return zlib.compress(body, 1)
@@ -63,24 +64,22 @@ class ScanState:
     def decode(cls, data: bytes) -> ScanState:
         """Return the state `encode` wrote."""
         body = zlib.decompress(data)
-        seconds, n_counts, n_records = _HEADER.unpack_from(body)
+        seconds, *sizes = _HEADER.unpack_from(body)
+        parts: list[array[int] | array[float]] = []
         at = _HEADER.size
-        counts = array("q")
-        counts.frombytes(body[at : at + 8 * n_counts])
-        at += 8 * n_counts
-        flags = body[at : at + n_counts]
-        at += n_counts
-        surprise = array("d")
-        surprise.frombytes(body[at : at + 8 * n_records])
-        at += 8 * n_records
-        seasonal = array("d")
-        seasonal.frombytes(body[at : at + 8 * n_records])
+        for code, size in zip("qqdd", (*sizes, sizes[-1]), strict=True):
+            part = array(code)
+            part.frombytes(body[at : at + 8 * size])
+            parts.append(part)
+            at += 8 * size
+        counts, unknown, surprise, seasonal = parts
         return cls(
             through=datetime.fromtimestamp(seconds, UTC),
             counts=tuple(counts),
-            unknown=frozenset(i for i, flag in enumerate(flags) if flag),
+            unknown=frozenset(unknown),
             surprise=tuple(surprise),
-            seasonal=tuple(None if math.isnan(s) else s for s in seasonal),
+            # NaN marks None (NaN is the one value unequal to itself).
+            seasonal=tuple([None if s != s else s for s in seasonal]),
         )
 
 
@@ -129,14 +128,18 @@ def judge(
     size = detector._baseline_buckets(width)
     calibration = detector._calibration_buckets(width)
     first_record = filling - record_buckets(detector, width)
-    known: list[int | None] = [None if i in unknown else c for i, c in enumerate(counts)]
+    known: list[int | None] = list(counts)
+    for index in unknown:
+        known[index] = None
     surprise: list[float] = [0.0] * n
     seasonal: list[float | None] = [None] * n
     # The sustained test reads the seasonal counts of the `others` buckets before a bucket.
     others = detector._window(width) - 1
     recompute_from = first_record
     if state is not None:
-        recompute_from = _reusable(state, known, surprise, seasonal, start, width, first_record)
+        recompute_from = _reusable(
+            state, counts, unknown, known, surprise, seasonal, start, width, first_record
+        )
     latest: Verdict | None = None
     for index in range(recompute_from, filling):
         value = known[index]
@@ -183,6 +186,8 @@ def judge(
 
 def _reusable(
     state: ScanState,
+    counts: Sequence[int],
+    unknown: Collection[int],
     known: Sequence[int | None],
     surprise: list[float],
     seasonal: list[float | None],
@@ -201,18 +206,23 @@ def _reusable(
     if state_start > 0:
         return first_record  # the state does not cover this run's window
     changed = end
-    for index in range(0, end):
-        position = index - state_start
-        remembered = None if position in state.unknown else state.counts[position]
-        if remembered != known[index]:
-            changed = index
-            break
+    # Compare whole runs first (fast); find the first difference only when there is one.
+    recent = list(state.counts[-state_start : -state_start + end])
+    shifted = {i + state_start for i in state.unknown if i + state_start >= 0}
+    if recent != list(counts[:end]) or shifted != {i for i in unknown if i < end}:
+        for index in range(0, end):
+            position = index - state_start
+            remembered = None if position in state.unknown else state.counts[position]
+            if remembered != known[index]:
+                changed = index
+                break
     # The state ends at or before this run's latest bucket, so its records reach back at
     # least to this run's first record.
     records_start = end - len(state.surprise)
     if records_start > first_record:
         return first_record
-    for index in range(first_record, changed):
-        surprise[index] = state.surprise[index - records_start]
-        seasonal[index] = state.seasonal[index - records_start]
+    if changed > first_record:
+        lo, hi = first_record - records_start, changed - records_start
+        surprise[first_record:changed] = state.surprise[lo:hi]
+        seasonal[first_record:changed] = state.seasonal[lo:hi]
     return max(first_record, changed)
