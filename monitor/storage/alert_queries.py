@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -202,7 +202,10 @@ def count_checksums(
         select(
             TimelineBucket.topic_id,
             func.sum(TimelineBucket.count),
-            func.sum(TimelineBucket.count * TimelineBucket.count),
+            # 64-bit: the square of a count above 46,340 overflows PostgreSQL's integer.
+            func.sum(
+                cast(TimelineBucket.count, BigInteger) * cast(TimelineBucket.count, BigInteger)
+            ),
         )
         .where(
             TimelineBucket.topic_id.in_(list(topic_ids)),
