@@ -163,6 +163,8 @@ def run_backtest(
             start=start,
             end=now,
             outages=outages,
+            events=config.expected_events,
+            topic=topic,
         )
         texts = [row.start.isoformat().replace("+00:00", "Z") for row in rows]
         label = f"topic {topic} since {start:%Y-%m-%d %H:%M} UTC"
@@ -192,6 +194,7 @@ def run_backtest(
         "tail p",
         "excess",
         "severity",
+        "expected event",
         title=f"Alerts that would have fired: {label} ({chosen.kind})",
     )
     for alert in alerts:
@@ -204,6 +207,7 @@ def run_backtest(
             f"{alert.tail:.1e}",
             f"{alert.excess:.0f}",
             alert.severity,
+            ", ".join(alert.expected_events),
         )
     out.print(table)
     out.print(

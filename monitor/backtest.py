@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from monitor.config import ExpectedEvent
 from monitor.detectors.base import Detector
 from monitor.detectors.seasonal import score_of
 from monitor.episodes import SEVERITIES, EpisodePolicy, EpisodeState, step_episode
@@ -50,6 +51,7 @@ class ReplayedAlert:
     excess: float
     alert_rows: int
     severity: str
+    expected_events: tuple[str, ...] = ()  # names of the calendar events it opened during
 
 
 def read_series_csv(path: str | Path) -> tuple[list[datetime], list[int]]:
@@ -109,6 +111,7 @@ class _Open:
     excess: float = 0.0
     alert_rows: int = 0
     severity: int = 0
+    expected_events: tuple[str, ...] = ()
 
 
 def replay(
@@ -117,9 +120,13 @@ def replay(
     *,
     width: timedelta,
     excluded: Iterable[int] = (),
+    events: Sequence[ExpectedEvent] = (),
+    topic: str = "",
 ) -> tuple[list[BacktestRow], list[ReplayedAlert]]:
     """Return the per-bucket rows and the alert episodes the verdicts produce (rows in
-    `excluded` are never anomalous: a source was failing)."""
+    `excluded` are never anomalous: a source was failing). As live, an episode that would
+    open during an expected event of `topic` with action "suppress" does not (the row's
+    action is "suppressed"), and an episode opened during one is annotated with its name."""
     skip = set(excluded)
     state = EpisodeState()
     rows: list[BacktestRow] = []
@@ -128,10 +135,18 @@ def replay(
     for index, verdict in enumerate(verdicts):
         if index in skip:
             verdict = replace(verdict, score=1.0, anomalous=False)
-        state, action = step_episode(state, verdict, policy, width=width)
+        next_state, action = step_episode(state, verdict, policy, width=width)
+        if action == "open" and any(
+            event.action == "suppress" and event.covers(topic, verdict.bucket_start)
+            for event in events
+        ):
+            action = "suppressed"  # live detection does not raise it: nothing changes
+        else:
+            state = next_state
         alert = action in ("open", "escalate")
         if action == "open":
-            current = _Open(verdict.bucket_start, verdict)
+            names = tuple(e.name for e in events if e.covers(topic, verdict.bucket_start))
+            current = _Open(verdict.bucket_start, verdict, expected_events=names)
         if current is not None and action in ("open", "escalate", "update", "hold"):
             current.excess += max(0.0, verdict.observed - verdict.expected)
             if verdict.observed > current.peak.observed:
@@ -171,6 +186,7 @@ def _finish(current: _Open, resolved: datetime | None) -> ReplayedAlert:
         excess=round(current.excess, 2),
         alert_rows=current.alert_rows,
         severity=SEVERITIES[max(current.severity, 1) - 1],
+        expected_events=current.expected_events,
     )
 
 
@@ -184,10 +200,13 @@ def replay_stored(
     start: datetime,
     end: datetime,
     outages: Collection[datetime] = (),
+    events: Sequence[ExpectedEvent] = (),
+    topic: str = "",
 ) -> tuple[list[BacktestRow], list[ReplayedAlert]]:
     """Return the rows and alerts of a stored timeline replayed from `start` to `end` (the
     detector also reads its history window before `start`; buckets before the topic's
-    first mention and in `outages` are unknown)."""
+    first mention and in `outages` are unknown; `events` of `topic` suppress or annotate
+    alerts as in `replay`)."""
     if first_bucket is None:
         return [], []
     history_start = start - width * detector.history_buckets(width)
@@ -200,7 +219,9 @@ def replay_stored(
     values = [bucket.count for bucket in series]
     starts = [bucket.start for bucket in series]
     verdicts = verdicts_for(detector, values, starts, width, excluded=unknown)
-    rows, alerts = replay(verdicts, policy, width=width, excluded=unknown)
+    rows, alerts = replay(
+        verdicts, policy, width=width, excluded=unknown, events=events, topic=topic
+    )
     begin = bucket_start(start, width)
     return (
         [row for row in rows if row.start >= begin],

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from monitor.alerting import judge_topic
+from monitor.alerting import TopicJob, judge_topics
 from monitor.config import STREAM_KINDS
 from monitor.detectors import topic_detectors, topic_policy
 from monitor.errors import SourceError
@@ -485,43 +485,42 @@ def detect_spikes(runtime: Runtime, *, now: datetime) -> list[AlertChange]:
     """Judge every topic's latest buckets for each alert kind switched on for it (spikes,
     drops) and open, escalate, update or resolve its episode; return the changes."""
     settings = runtime.config.detection
-    width = runtime.bucket_width
-    changes: list[AlertChange] = []
     with session_scope(runtime.sessions) as session:
         feed_ids = {feed.name: feed.id for feed in queries.list_feeds(session)}
+        topic_ids = queries.topic_ids(session)
+    jobs = []
     for topic in runtime.config.topics:
         # Outages of the feeds that serve this topic are left out of its baselines.
-        serving = [
+        serving = tuple(
             feed_ids[feed.name]
             for feed in runtime.config.feeds
             if feed.name in feed_ids and (feed.topics is None or topic.name in feed.topics)
-        ]
+        )
         for kind, detector in topic_detectors(settings, topic).items():
-            with session_scope(runtime.sessions) as session:
-                outcome = judge_topic(
-                    session,
-                    topic_id=queries.get_topic_id(session, topic.name),
-                    kind=kind,
-                    detector=detector,
-                    policy=topic_policy(settings, topic, detector),
-                    width=width,
-                    min_history_buckets=settings.min_history_buckets,
-                    sample_posts=settings.sample_posts,
-                    now=now,
-                    topic=topic.name,
-                    expected_events=runtime.config.expected_events,
-                    feed_ids=serving,
-                )
-            if outcome is not None:
-                changes.append(
-                    AlertChange(
-                        outcome.alert_id,
-                        topic.name,
-                        outcome.action,
-                        outcome.verdict.observed,
-                        outcome.verdict.expected,
-                        kind=kind,
-                        severity=outcome.severity,
-                    )
-                )
-    return changes
+            policy = topic_policy(settings, topic, detector)
+            topic_id = topic_ids.get(topic.name)
+            if topic_id is None:  # not synced: raise the error naming the known topics
+                with session_scope(runtime.sessions) as session:
+                    topic_id = queries.get_topic_id(session, topic.name)
+            jobs.append(TopicJob(topic.name, topic_id, kind, detector, policy, serving))
+    outcomes = judge_topics(
+        runtime.sessions,
+        jobs,
+        width=runtime.bucket_width,
+        min_history_buckets=settings.min_history_buckets,
+        sample_posts=settings.sample_posts,
+        now=now,
+        expected_events=runtime.config.expected_events,
+    )
+    return [
+        AlertChange(
+            outcome.alert_id,
+            job.topic,
+            outcome.action,
+            outcome.verdict.observed,
+            outcome.verdict.expected,
+            kind=job.kind,
+            severity=outcome.severity,
+        )
+        for job, outcome in outcomes
+    ]

@@ -6,11 +6,20 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from monitor.storage.tables import AlertRow, Feed, FeedOutage, MentionRow, PostRow
+from monitor.storage.tables import (
+    AlertRow,
+    DetectorState,
+    Feed,
+    FeedOutage,
+    MentionRow,
+    PostRow,
+    TimelineBucket,
+    Topic,
+)
 from monitor.timeline import bucket_start
 
 
@@ -83,8 +92,6 @@ def posts_between(
 
 def get_alert(session: Session, alert_id: int) -> tuple[AlertRow, str] | None:
     """Return the alert with `alert_id` and its topic name, or None."""
-    from monitor.storage.tables import Topic
-
     row = session.execute(
         select(AlertRow, Topic.name)
         .join(Topic, Topic.id == AlertRow.topic_id)
@@ -144,4 +151,141 @@ def outage_buckets(
             .where(FeedOutage.bucket_start >= start, FeedOutage.bucket_start < end)
             .distinct()
         )
+    )
+
+
+def first_buckets(session: Session, topic_ids: Sequence[int]) -> dict[int, datetime | None]:
+    """Return {topic id: its earliest bucket with mentions, or None}, one index lookup per
+    topic in one query."""
+    if not topic_ids:
+        return {}
+    earliest = (
+        select(func.min(TimelineBucket.bucket_start))
+        .where(TimelineBucket.topic_id == Topic.id)
+        .scalar_subquery()
+    )
+    rows = session.execute(select(Topic.id, earliest).where(Topic.id.in_(list(topic_ids))))
+    return {topic_id: first for topic_id, first in rows}
+
+
+def bucket_counts_of(
+    session: Session, topic_ids: Sequence[int], *, start: datetime, end: datetime
+) -> dict[int, list[tuple[datetime, int]]]:
+    """Return {topic id: [(bucket start, count)]} of the topics' stored buckets in
+    [start, end): the two columns detection reads, not whole rows."""
+    found: dict[int, list[tuple[datetime, int]]] = {topic_id: [] for topic_id in topic_ids}
+    if not topic_ids:
+        return found
+    rows = session.execute(
+        select(TimelineBucket.topic_id, TimelineBucket.bucket_start, TimelineBucket.count)
+        .where(
+            TimelineBucket.topic_id.in_(list(topic_ids)),
+            TimelineBucket.bucket_start >= start,
+            TimelineBucket.bucket_start < end,
+        )
+        .order_by(TimelineBucket.topic_id, TimelineBucket.bucket_start)
+    )
+    for topic_id, moment, count in rows:
+        found[topic_id].append((moment, count))
+    return found
+
+
+def count_checksums(
+    session: Session, topic_ids: Sequence[int], *, start: datetime, end: datetime
+) -> dict[int, tuple[int, int]]:
+    """Return {topic id: (sum, sum of squares)} of the topics' counts in [start, end),
+    computed in the database (counts only grow, so an unchanged pair means unchanged
+    counts); topics without buckets there are left out."""
+    if not topic_ids:
+        return {}
+    rows = session.execute(
+        select(
+            TimelineBucket.topic_id,
+            func.sum(TimelineBucket.count),
+            # 64-bit: the square of a count above 46,340 overflows PostgreSQL's integer.
+            func.sum(
+                cast(TimelineBucket.count, BigInteger) * cast(TimelineBucket.count, BigInteger)
+            ),
+        )
+        .where(
+            TimelineBucket.topic_id.in_(list(topic_ids)),
+            TimelineBucket.bucket_start >= start,
+            TimelineBucket.bucket_start < end,
+        )
+        .group_by(TimelineBucket.topic_id)
+    )
+    return {topic_id: (int(total), int(squares)) for topic_id, total, squares in rows}
+
+
+def outages_by_feed(
+    session: Session, feed_ids: Sequence[int], *, start: datetime, end: datetime
+) -> dict[int, set[datetime]]:
+    """Return {feed id: the buckets in [start, end) in which it was failing}."""
+    found: dict[int, set[datetime]] = {}
+    if not feed_ids:
+        return found
+    rows = session.execute(
+        select(FeedOutage.feed_id, FeedOutage.bucket_start).where(
+            FeedOutage.feed_id.in_(list(feed_ids)),
+            FeedOutage.bucket_start >= start,
+            FeedOutage.bucket_start < end,
+        )
+    )
+    for feed_id, moment in rows:
+        found.setdefault(feed_id, set()).add(moment)
+    return found
+
+
+def open_episodes(session: Session, topic_ids: Sequence[int]) -> dict[tuple[int, str], AlertRow]:
+    """Return {(topic id, kind): its open (or acknowledged) episode} for the topics."""
+    if not topic_ids:
+        return {}
+    rows = session.scalars(
+        select(AlertRow)
+        .where(AlertRow.topic_id.in_(list(topic_ids)))
+        .where(AlertRow.status.in_(("open", "acknowledged")))
+        .where(AlertRow.resolved_at.is_(None))
+        .order_by(AlertRow.opened_bucket)
+    )
+    # The latest wins, as in `queries.open_alert`.
+    return {(row.topic_id, row.kind): row for row in rows if row.topic_id is not None}
+
+
+def load_detector_states(
+    session: Session, topic_ids: Sequence[int]
+) -> dict[tuple[int, str], tuple[str, bytes]]:
+    """Return {(topic id, kind): (fingerprint, state)} of the topics' live detector states."""
+    if not topic_ids:
+        return {}
+    rows = session.execute(
+        select(
+            DetectorState.topic_id,
+            DetectorState.kind,
+            DetectorState.fingerprint,
+            DetectorState.state,
+        ).where(DetectorState.topic_id.in_(list(topic_ids)))
+    )
+    return {(topic_id, kind): (key, bytes(state)) for topic_id, kind, key, state in rows}
+
+
+def save_detector_states(session: Session, states: Sequence[tuple[int, str, str, bytes]]) -> None:
+    """Store (insert or replace) live detector states: (topic id, kind, fingerprint, state)."""
+    if not states:
+        return
+    table = DetectorState.__table__
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["topic_id", "kind"],
+            set_={
+                "fingerprint": statement.excluded.fingerprint,
+                "state": statement.excluded.state,
+            },
+        ),
+        [
+            {"topic_id": topic_id, "kind": kind, "fingerprint": key, "state": state}
+            for topic_id, kind, key, state in states
+        ],
     )

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -196,6 +197,23 @@ class FeedOutage(Base):
         ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True
     )
     bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+
+
+class DetectorState(Base):
+    """What the live detection run of one topic and alert kind remembers between runs (the
+    counts it judged with and the per-bucket surprises; monitor/detectors/incremental.py), so
+    a run judges only the buckets completed since the last one. A cache: dropping a row
+    costs one full recompute, never a different verdict."""
+
+    __tablename__ = "detector_state"
+
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # The detector's parameters and bucket width: a config change starts afresh.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    state: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class VideoStats(Base):

@@ -314,3 +314,54 @@ def test_sentiment_turning_sour_opens_its_own_alert(tmp_path: Path, sqlite_url: 
     assert [(c.kind, c.action) for c in changes] == [("sour", "open")]
     sentiment = explanation["sentiment"]
     assert sentiment["during"]["negative_share"] > 0.5 > sentiment["before"]["negative_share"]
+
+
+@pytest.mark.parametrize("action", ["annotate", "suppress"])
+def test_the_backtest_of_a_stored_topic_applies_the_calendar(
+    tmp_path: Path, sqlite_url: str, action: str
+) -> None:
+    config = write_config(tmp_path / "monitor.toml", feeds=[], extra=calendar(action))
+    settings = make_settings(tmp_path, config, sqlite_url)
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    engine.dispose()
+    runtime = Runtime.start(settings)
+    try:
+        store(runtime, calm_posts(BURST - timedelta(hours=6), BURST), now=BURST)
+        store(runtime, [*burst_posts(), *calm_posts(BURST, BURST + WIDTH)], now=BURST + WIDTH)
+        store(runtime, calm_posts(BURST + WIDTH, BURST + 4 * WIDTH), now=BURST + 4 * WIDTH)
+    finally:
+        runtime.close()
+    env = {
+        "MONITOR_CONFIG": str(config),
+        "MONITOR_DATA_DIR": str(tmp_path / "var"),
+        "MONITOR_DATABASE_URL": sqlite_url,
+        "PATH": "/usr/bin:/bin",
+        "COLUMNS": "200",
+    }
+    replay = ["backtest", "--topic", "love-letter", "--since", "2026-05-04T06:00:00"]
+
+    def monitor(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", *replay, *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    rows = [json.loads(line) for line in monitor("--format", "jsonl").splitlines()]
+    burst = next(row for row in rows if row["timestamp"] == "2026-05-04T12:00:00Z")
+    table = monitor()
+    if action == "suppress":
+        # As live: the alert is not raised during the event.
+        assert [row for row in rows if row["alert"]] == []
+        assert burst["event"] == "suppressed"
+        assert "0 alerts" in table
+    else:
+        assert [row["timestamp"] for row in rows if row["alert"]] == ["2026-05-04T12:00:00Z"]
+        assert burst["event"] == "open"
+        assert "Love Letter live broadcast" in table and "1 alerts" in table
