@@ -60,6 +60,9 @@ class SeasonalDetector:
     slot_minutes: int = 60
     level_minutes: int = 60
     sustain_buckets: int = 6
+    # Score a raised level by its most surprising run of 2..sustain_buckets raised buckets
+    # (the episode so far), not only by the whole window (see `_sustained`).
+    sustain_scan: bool = True
     # Slow climbs: no one-bucket test; the sum of the last `climb_minutes` must be
     # improbable and rising (its later half above its earlier half).
     climb_minutes: int | None = None
@@ -272,24 +275,13 @@ class SeasonalDetector:
                 counts = [v for v in recent if v is not None]
                 means = [max(0.2, m * lagged) for m in recent_seasonal if m is not None]
                 mean_now = max(0.2, seasonal * lagged)
-                total = observed + sum(counts)
-                total_expected = mean_now + sum(means)
-                sustained = self._log_tail(total, total_expected, dispersion)
                 if self.climb_minutes is not None:
-                    # A climb: the later half of the window beyond the earlier half.
-                    window = [*counts, observed]
-                    half = len(window) // 2
-                    raised = self._beyond(sum(window[-half:]), sum(window[:half]))
+                    log_tail, anomalous = self._climb(
+                        observed, counts, means, mean_now, dispersion, log_tail, anomalous
+                    )
                 else:
-                    # Every bucket of a raised level must be above its own expectation, or
-                    # one spike followed by quiet would count as a raised level again.
-                    raised = (
-                        self._beyond(observed, mean_now) and self._beyond(observed, expected)
-                    ) and all(self._beyond(v, m) for v, m in zip(counts, means, strict=True))
-                if raised and sustained < log_tail:
-                    log_tail = sustained
-                    anomalous = anomalous or (
-                        sustained <= threshold and self._large(total, total_expected)
+                    log_tail, anomalous = self._sustained(
+                        observed, expected, counts, means, mean_now, dispersion, log_tail, anomalous
                     )
         verdict = Verdict(
             bucket_start,
@@ -301,6 +293,71 @@ class SeasonalDetector:
             surprise=-log_tail,
         )
         return verdict, seasonal
+
+    def _climb(
+        self,
+        observed: int,
+        counts: Sequence[int],
+        means: Sequence[float],
+        mean_now: float,
+        dispersion: float,
+        log_tail: float,
+        anomalous: bool,
+    ) -> tuple[float, bool]:
+        """Return the (log tail, anomalous) of a climb: the window's sum, when its later half
+        is beyond its earlier half."""
+        total = observed + sum(counts)
+        total_expected = mean_now + sum(means)
+        sustained = self._log_tail(total, total_expected, dispersion)
+        window = [*counts, observed]
+        half = len(window) // 2
+        if self._beyond(sum(window[-half:]), sum(window[:half])) and sustained < log_tail:
+            threshold = math.log10(self.max_p_value)
+            large = self._large(total, total_expected)
+            return sustained, anomalous or (sustained <= threshold and large)
+        return log_tail, anomalous
+
+    def _sustained(
+        self,
+        observed: int,
+        expected: float,
+        counts: Sequence[int],
+        means: Sequence[float],
+        mean_now: float,
+        dispersion: float,
+        log_tail: float,
+        anomalous: bool,
+    ) -> tuple[float, bool]:
+        """Return the (log tail, anomalous) of a raised level: the sum of the run of buckets
+        ending here, each beyond its own expectation, against their summed expectation.
+
+        With `sustain_scan` the run is judged at every length from 2 buckets to the window
+        and the most surprising length counts: an episode is scored by its cumulative excess
+        so far, whether it has lasted two buckets or the whole window. Otherwise only the
+        whole window counts. Every bucket must be beyond its expectation, or one spike
+        followed by quiet would count as a raised level again."""
+        if not (self._beyond(observed, mean_now) and self._beyond(observed, expected)):
+            return log_tail, anomalous
+        threshold = math.log10(self.max_p_value)
+        total, total_expected = float(observed), mean_now
+        lengths = range(2, len(counts) + 2) if self.sustain_scan else [len(counts) + 1]
+        # Walk back from the bucket before this one: the run ends at the first ordinary one.
+        walked = 1
+        for length in lengths:
+            while walked < length:
+                value, mean = counts[-walked], means[-walked]
+                if not self._beyond(value, mean):
+                    return log_tail, anomalous
+                total += value
+                total_expected += mean
+                walked += 1
+            sustained = self._log_tail(total, total_expected, dispersion)
+            if sustained < log_tail:
+                log_tail = sustained
+                anomalous = anomalous or (
+                    sustained <= threshold and self._large(total, total_expected)
+                )
+        return log_tail, anomalous
 
     def _log_tail(self, observed: float, expected: float, dispersion: float) -> float:
         if self.direction == "down":
