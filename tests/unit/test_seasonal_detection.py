@@ -130,6 +130,23 @@ def test_a_raised_level_alerts_even_when_no_single_bucket_would() -> None:
     assert not any(v.anomalous for v in single_verdicts[start:])
 
 
+def test_a_short_raised_run_is_scored_as_one_episode() -> None:
+    # Three buckets at about 1.9x: no single one reaches the threshold, the whole 6-bucket
+    # window is never raised, but the run's cumulative excess is improbable.
+    rng = random.Random(4)
+    values = [poisson(rng, 40) for _ in range(288 * 8)]
+    start = len(values) - 3
+    values[start:] = [76, 76, 76]
+    starts = starts_of(values, FIVE)
+    scan = verdicts_for(detector_from_preset(), values, starts, FIVE)
+    fixed = verdicts_for(detector_from_preset(sustain_scan=False), values, starts, FIVE)
+    single = verdicts_for(detector_from_preset(sustain_buckets=1), values, starts, FIVE)
+    assert [v.anomalous for v in scan[start:]] == [False, False, True]
+    assert not any(v.anomalous for v in fixed[start:] + single[start:])
+    # The run only adds evidence: the scan is never less surprised than the fixed window.
+    assert all(a.log_surprise >= b.log_surprise for a, b in zip(scan, fixed, strict=True))
+
+
 def test_a_drop_detector_flags_a_topic_going_quiet() -> None:
     values = daily_series(10, seed=5)
     quiet_from = 9 * 24 + 18  # the evening peak of day 10 does not come
