@@ -12,10 +12,12 @@ For the bucket being judged it looks only at buckets before it (causal):
   dispersion of a negative binomial, so a noisy topic needs a larger jump than a calm one,
   and a topic with 0-2 posts per bucket is judged by count probabilities, not a z-score.
 
-A bucket is a candidate when the tail probability of its count (or of the sum of the last
-`sustain_buckets`, which catches hours-long raised levels whose single buckets look
-ordinary) is at most `max_p_value`, and it exceeds the expectation by `min_excess` mentions
-and `min_ratio` times.
+A bucket is a candidate when the tail probability of its count is at most `max_p_value`,
+and it exceeds the expectation by `min_excess` mentions and `min_ratio` times; or when the
+same holds for the sum of the run of buckets ending at it, each above its own expectation
+(2 to `sustain_buckets` of them, the most surprising length counting), which catches raised
+levels whose single buckets look ordinary: an episode is scored by its cumulative excess so
+far, not bucket by bucket.
 
 Real mention series are burstier than any fitted count model: a busy topic has a few
 "impossible" buckets every day (a retweet cascade, a bot). So a candidate is anomalous only
