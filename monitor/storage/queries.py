@@ -215,16 +215,16 @@ def store_matched_posts(
         }
         for item in unique.values()
     ]
-    new_posts = 0
-    inserted_keys: set[tuple[str, str]] = set()
-    for chunk in _chunks(post_rows):
-        inserted = session.execute(
-            _insert(session, PostRow.__table__)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["network", "external_id"])
-            .returning(PostRow.__table__.c.network, PostRow.__table__.c.external_id)
-        )
-        inserted_keys.update((network, external_id) for network, external_id in inserted)
+    # One statement executed with many parameter sets: SQLAlchemy sends multi-row INSERTs
+    # ("insertmanyvalues", batched under the bound-parameter limits) from one cached compile;
+    # .values(rows) would compile a new statement of hundreds of rows for every chunk.
+    inserted = session.execute(
+        _insert(session, PostRow.__table__)
+        .on_conflict_do_nothing(index_elements=["network", "external_id"])
+        .returning(PostRow.__table__.c.network, PostRow.__table__.c.external_id),
+        post_rows,
+    )
+    inserted_keys = {(network, external_id) for network, external_id in inserted}
     new_posts = len(inserted_keys)
     post_ids = _post_ids(session, list(unique))
     # A post seen again (on another instance, page or poll) is not new, but its counts are.
@@ -257,10 +257,9 @@ def store_matched_posts(
         lambda: [0, 0.0, 0, 0, 0, 0, 0, 0, 0]
     )
     new_mentions = 0
-    for chunk in _chunks(mention_rows):
+    if mention_rows:
         inserted = session.execute(
             _insert(session, table)
-            .values(list(chunk))
             .on_conflict_do_nothing(index_elements=["post_id", "topic_id"])
             .returning(
                 table.c.topic_id,
@@ -268,7 +267,8 @@ def store_matched_posts(
                 table.c.compound,
                 table.c.label,
                 table.c.method,
-            )
+            ),
+            mention_rows,
         )
         for topic_id, bucket, compound, label, method in inserted:
             new_mentions += 1
@@ -351,37 +351,44 @@ def _add_to_timeline(session: Session, increments: dict[tuple[int, datetime], li
     if not increments:
         return
     table = TimelineBucket.__table__
-    for (topic_id, bucket), acc in sorted(increments.items()):
-        statement = _insert(session, table).values(
-            topic_id=topic_id,
-            bucket_start=bucket,
-            count=int(acc[0]),
-            sentiment_sum=acc[1],
-            scored=int(acc[2]),
-            positive=int(acc[3]),
-            neutral=int(acc[4]),
-            negative=int(acc[5]),
-            scored_vader=int(acc[6]),
-            scored_fandom=int(acc[7]),
-            scored_emoji=int(acc[8]),
-        )
-        excluded = statement.excluded
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["topic_id", "bucket_start"],
-                set_={
-                    "count": table.c.count + excluded.count,
-                    "sentiment_sum": table.c.sentiment_sum + excluded.sentiment_sum,
-                    "scored": table.c.scored + excluded.scored,
-                    "positive": table.c.positive + excluded.positive,
-                    "neutral": table.c.neutral + excluded.neutral,
-                    "negative": table.c.negative + excluded.negative,
-                    "scored_vader": table.c.scored_vader + excluded.scored_vader,
-                    "scored_fandom": table.c.scored_fandom + excluded.scored_fandom,
-                    "scored_emoji": table.c.scored_emoji + excluded.scored_emoji,
-                },
-            )
-        )
+    # Sorted: concurrent polls lock shared buckets in the same order (no deadlock). One
+    # statement with many parameter sets: a poll that spans a day of buckets is one batch
+    # (a pipelined executemany), not hundreds of round trips.
+    rows = [
+        {
+            "topic_id": topic_id,
+            "bucket_start": bucket,
+            "count": int(acc[0]),
+            "sentiment_sum": acc[1],
+            "scored": int(acc[2]),
+            "positive": int(acc[3]),
+            "neutral": int(acc[4]),
+            "negative": int(acc[5]),
+            "scored_vader": int(acc[6]),
+            "scored_fandom": int(acc[7]),
+            "scored_emoji": int(acc[8]),
+        }
+        for (topic_id, bucket), acc in sorted(increments.items())
+    ]
+    statement = _insert(session, table)
+    excluded = statement.excluded
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["topic_id", "bucket_start"],
+            set_={
+                "count": table.c.count + excluded.count,
+                "sentiment_sum": table.c.sentiment_sum + excluded.sentiment_sum,
+                "scored": table.c.scored + excluded.scored,
+                "positive": table.c.positive + excluded.positive,
+                "neutral": table.c.neutral + excluded.neutral,
+                "negative": table.c.negative + excluded.negative,
+                "scored_vader": table.c.scored_vader + excluded.scored_vader,
+                "scored_fandom": table.c.scored_fandom + excluded.scored_fandom,
+                "scored_emoji": table.c.scored_emoji + excluded.scored_emoji,
+            },
+        ),
+        rows,
+    )
 
 
 def record_poll_success(
