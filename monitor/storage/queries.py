@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    column,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from monitor.config import STREAM_KINDS, MonitorConfig
@@ -24,6 +42,7 @@ from monitor.storage.tables import (
     PostRow,
     TimelineBucket,
     Topic,
+    UTCDateTime,
     VideoStats,
 )
 from monitor.timeline import bucket_start
@@ -67,6 +86,73 @@ class StoreResult:
 def _insert(session: Session, table: Any) -> Any:
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _insert_returning(
+    session: Session,
+    table: Any,
+    rows: Sequence[dict[str, Any]],
+    *,
+    conflict: Sequence[str],
+    returning: Sequence[Any],
+) -> Any:
+    """INSERT `rows` (same keys each) unless they conflict on `conflict`; return the
+    `returning` columns of the rows inserted."""
+    statement = _insert(session, table)
+    if session.get_bind().dialect.name != "postgresql":
+        # One statement, many parameter sets: SQLAlchemy batches multi-row INSERTs
+        # ("insertmanyvalues") under SQLite's bound-parameter limit, from one cached compile.
+        return session.execute(
+            statement.on_conflict_do_nothing(index_elements=list(conflict)).returning(*returning),
+            list(rows),
+        )
+    # PostgreSQL: the rows go as one JSON document, turned into rows by the server
+    # (json_to_recordset). The statement is the same short text for any number of rows, so
+    # psycopg parses it once; a multi-row VALUES list is re-parsed in Python for every batch,
+    # and per-column arrays are escaped element by element (slow for the raw JSON column).
+    names = list(rows[0])
+    json_columns = {name for name in names if isinstance(table.c[name].type, JSON)}
+    new_rows = (
+        func.json_to_recordset(
+            cast(bindparam("new_rows", _json_rows(rows, json_columns), type_=Text), JSON)
+        )
+        .table_valued(*(column(name, _recordset_type(table.c[name].type)) for name in names))
+        .render_derived(name="new_rows", with_types=True)
+    )
+    values = [
+        cast(new_rows.c[name], JSON) if name in json_columns else new_rows.c[name] for name in names
+    ]
+    return session.execute(
+        statement.from_select(names, select(*values))
+        .on_conflict_do_nothing(index_elements=list(conflict))
+        .returning(*returning)
+    )
+
+
+def _recordset_type(type_: Any) -> Any:
+    # Timestamps are stored naive UTC (UTCDateTime); a JSON value travels as its text, so
+    # PostgreSQL never decodes its escapes (a \u0000 inside cannot become text).
+    if isinstance(type_, UTCDateTime):
+        return DateTime()
+    return Text() if isinstance(type_, JSON) else type_
+
+
+def _json_rows(rows: Sequence[dict[str, Any]], json_columns: set[str]) -> str:
+    def plain(name: str, value: Any) -> Any:
+        if name in json_columns:
+            return json.dumps(value)  # as SQLAlchemy's JSON type stores it (None: 'null')
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            if value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            return value.isoformat()
+        return value
+
+    return json.dumps(
+        [{name: plain(name, value) for name, value in row.items()} for row in rows],
+        ensure_ascii=False,
+    )
 
 
 def _chunks(rows: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -218,15 +304,19 @@ def store_matched_posts(
     # One statement executed with many parameter sets: SQLAlchemy sends multi-row INSERTs
     # ("insertmanyvalues", batched under the bound-parameter limits) from one cached compile;
     # .values(rows) would compile a new statement of hundreds of rows for every chunk.
-    inserted = session.execute(
-        _insert(session, PostRow.__table__)
-        .on_conflict_do_nothing(index_elements=["network", "external_id"])
-        .returning(PostRow.__table__.c.network, PostRow.__table__.c.external_id),
+    posts = PostRow.__table__
+    inserted = _insert_returning(
+        session,
+        posts,
         post_rows,
+        conflict=["network", "external_id"],
+        returning=(posts.c.id, posts.c.network, posts.c.external_id),
     )
-    inserted_keys = {(network, external_id) for network, external_id in inserted}
+    post_ids = {(network, external_id): id_ for id_, network, external_id in inserted}
+    inserted_keys = set(post_ids)
     new_posts = len(inserted_keys)
-    post_ids = _post_ids(session, list(unique))
+    # Only the posts seen before need their ids looked up.
+    post_ids.update(_post_ids(session, [key for key in unique if key not in inserted_keys]))
     # A post seen again (on another instance, page or poll) is not new, but its counts are.
     for key, item in unique.items():
         if key not in inserted_keys:
@@ -258,17 +348,18 @@ def store_matched_posts(
     )
     new_mentions = 0
     if mention_rows:
-        inserted = session.execute(
-            _insert(session, table)
-            .on_conflict_do_nothing(index_elements=["post_id", "topic_id"])
-            .returning(
+        inserted = _insert_returning(
+            session,
+            table,
+            mention_rows,
+            conflict=["post_id", "topic_id"],
+            returning=(
                 table.c.topic_id,
                 table.c.bucket_start,
                 table.c.compound,
                 table.c.label,
                 table.c.method,
             ),
-            mention_rows,
         )
         for topic_id, bucket, compound, label, method in inserted:
             new_mentions += 1
@@ -319,32 +410,51 @@ def add_reposts(session: Session, network: str, counts: dict[str, int]) -> int:
 
 def stored_external_ids(session: Session, network: str, external_ids: Sequence[str]) -> set[str]:
     """Return which of `external_ids` are stored for `network`."""
-    found: set[str] = set()
+    return {external_id for _, external_id in _stored(session, network, external_ids)}
+
+
+def _stored(
+    session: Session, network: str, external_ids: Sequence[str]
+) -> Iterable[tuple[int, str]]:
+    """Yield (id, external_id) of the stored posts of `network` among `external_ids`."""
+    if not external_ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # One index probe per id (a LATERAL lookup on the unique key), whatever the table
+        # statistics say: before the first ANALYZE (a fresh database, or autovacuum off) a
+        # plain `external_id IN (...)` or join is planned as a scan of the network's posts.
+        wanted = (
+            func.unnest(bindparam("wanted_ids", list(external_ids), type_=ARRAY(String)))
+            .table_valued("external_id")
+            .render_derived(name="wanted")
+        )
+        found = (
+            select(PostRow.id, PostRow.external_id)
+            .where(PostRow.network == network, PostRow.external_id == wanted.c.external_id)
+            .limit(1)
+            .lateral("found")
+        )
+        yield from session.execute(
+            select(found.c.id, found.c.external_id).select_from(wanted).join(found, true())
+        )
+        return
     for chunk in _chunks(list(external_ids)):
-        found.update(
-            session.scalars(
-                select(PostRow.external_id).where(
-                    PostRow.network == network, PostRow.external_id.in_(chunk)
-                )
+        yield from session.execute(
+            select(PostRow.id, PostRow.external_id).where(
+                PostRow.network == network, PostRow.external_id.in_(chunk)
             )
         )
-    return found
 
 
 def _post_ids(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    ids: dict[tuple[str, str], int] = {}
     by_network: dict[str, list[str]] = defaultdict(list)
     for network, external_id in keys:
         by_network[network].append(external_id)
-    for network, external_ids in by_network.items():
-        for chunk in _chunks(external_ids):
-            rows = session.execute(
-                select(PostRow.id, PostRow.external_id).where(
-                    PostRow.network == network, PostRow.external_id.in_(chunk)
-                )
-            )
-            ids.update({(network, external_id): id_ for id_, external_id in rows})
-    return ids
+    return {
+        (network, external_id): id_
+        for network, external_ids in by_network.items()
+        for id_, external_id in _stored(session, network, external_ids)
+    }
 
 
 def _add_to_timeline(session: Session, increments: dict[tuple[int, datetime], list[float]]) -> None:
