@@ -5,7 +5,7 @@ Usage (from the repository root, a Redis and PostgreSQL of your own on loopback)
 
     .venv/bin/python benchmarks/ingest.py [--posts 100000] [--workers 1,2,4]
         [--databases postgresql[,sqlite]] [--redis redis://127.0.0.1:6379/0]
-        [--postgres postgresql://postgres@127.0.0.1:5432/test] [--no-memory]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test] [--no-memory] [--rounds 1]
     .venv/bin/python benchmarks/ingest.py --profile 5   # cProfile of pipeline.poll_feed
 
 What it does:
@@ -20,6 +20,8 @@ What it does:
    no -Q, so every queue); one `monitor.dispatch_due_feeds` sent, the clock started; the
    database polled until every feed has recorded its poll. Each feed is one poll of 50
    pages (backfill_posts 2,000). Peak RSS (VmHWM) of every worker process is read at the end.
+   With --rounds R the worker counts are run R times, interleaved; the table shows the best
+   round of each (every round is printed as it ends).
 4. Memory under a 2 GiB response: a fresh single worker polls one warm-up timeline, its peak
    RSS is reset (/proc/PID/clear_refs), then it polls a timeline that streams 2 GiB; the
    growth of its peak RSS is reported and the feed must record the size-cap error.
@@ -538,6 +540,7 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--huge-bytes", type=int, default=2 * 1024**3)
     parser.add_argument("--no-memory", action="store_true", help="skip the 2 GiB response")
+    parser.add_argument("--rounds", type=int, default=1, help="best of R interleaved rounds")
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--profile", type=int, metavar="FEEDS", help="profile, then exit")
     args = parser.parse_args()
@@ -567,7 +570,9 @@ def main() -> None:
             print(f"raw VADER: {vader[0]:,.0f} posts/s", flush=True)
             runs: list[IngestRun] = []
             for kind in args.databases.split(","):
-                for workers in [int(n) for n in args.workers.split(",")]:
+                counts = [int(n) for n in args.workers.split(",")]
+                # Rounds interleave the worker counts: the shared machine's load drifts.
+                for workers in counts * args.rounds:
                     run = ingest(
                         kind=kind,
                         workers=workers,
@@ -609,16 +614,32 @@ def main() -> None:
         ],
     ]
     for kind in args.databases.split(","):
-        mine = [run for run in runs if run.database == kind]
+        # The best round of each worker count (all rounds are printed above).
+        best: dict[int, IngestRun] = {}
+        for run in runs:
+            if run.database == kind and (
+                run.workers not in best or run.rate > best[run.workers].rate
+            ):
+                best[run.workers] = run
+        mine = [best[n] for n in sorted(best)]
         one = next((run for run in mine if run.workers == 1), None)
         for run in mine:
-            correct = (
+            correct = all(
+                r.stored_posts == matching
+                and r.mentions == mentions
+                and r.bucket_total == mentions
+                and r.failed_feeds == 0
+                for r in runs
+                if r.database == kind
+            ) and (
                 run.stored_posts == matching
                 and run.mentions == mentions
                 and run.bucket_total == mentions
                 and run.failed_feeds == 0
             )
             check = "" if correct else " (counts WRONG)"
+            if args.rounds > 1:
+                check += f", best of {args.rounds} rounds"
             if run.workers == 1:
                 ratio = run.rate / baseline
                 rows.append(
@@ -645,7 +666,11 @@ def main() -> None:
                     ]
                 )
         for run in mine:
-            mb = run.peak_pool_kib * 1024 / 1e6
+            # The highest peak of any round with this many workers.
+            peak = max(
+                r.peak_pool_kib for r in runs if (r.database, r.workers) == (kind, run.workers)
+            )
+            mb = peak * 1024 / 1e6
             rows.append(
                 [
                     f"peak RSS of a worker's pool process, {run.workers} worker(s), {kind}",
