@@ -301,9 +301,8 @@ def store_matched_posts(
         }
         for item in unique.values()
     ]
-    # One statement executed with many parameter sets: SQLAlchemy sends multi-row INSERTs
-    # ("insertmanyvalues", batched under the bound-parameter limits) from one cached compile;
-    # .values(rows) would compile a new statement of hundreds of rows for every chunk.
+    # All rows in one call (see _insert_returning): `.values(rows)` compiled a new statement
+    # of hundreds of rows for every chunk.
     posts = PostRow.__table__
     inserted = _insert_returning(
         session,
