@@ -13,13 +13,15 @@ What it does:
 1. Starts the fixture server (benchmarks/ingest_fixture.py) in a subprocess: 50 Mastodon
    hashtag timelines (10 instances x 5 hashtags) of 2,000 posts each, 40 a page.
 2. Raw VADER: `SentimentIntensityAnalyzer().polarity_scores` over the same 100,000 texts,
-   in this process, before and after the worker runs; the faster pass is the baseline.
+   in this process, before and after the worker runs, timed in CPU seconds (the machine may
+   be shared); the faster pass is the baseline.
 3. For each database and worker count: a fresh database (PostgreSQL: a throwaway database
    created and dropped here; SQLite: a temporary file), migrated, the feeds synced; N
    `celery -A workers.app worker --concurrency 1` processes (the default worker command,
    no -Q, so every queue); one `monitor.dispatch_due_feeds` sent, the clock started; the
    database polled until every feed has recorded its poll. Each feed is one poll of 50
-   pages (backfill_posts 2,000). Peak RSS (VmHWM) of every worker process is read at the end.
+   pages (backfill_posts 2,000). Peak RSS (VmHWM) of every worker process is read at the end,
+   and the CPU seconds of the workers (start-up excluded) and of their PostgreSQL backends.
    With --rounds R the worker counts are run R times, interleaved; the table shows the best
    round of each (every round is printed as it ends).
 4. Memory under a 2 GiB response: a fresh single worker polls one warm-up timeline, its peak
