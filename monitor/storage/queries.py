@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    column,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from monitor.config import STREAM_KINDS, MonitorConfig
@@ -24,6 +42,7 @@ from monitor.storage.tables import (
     PostRow,
     TimelineBucket,
     Topic,
+    UTCDateTime,
     VideoStats,
 )
 from monitor.timeline import bucket_start
@@ -67,6 +86,73 @@ class StoreResult:
 def _insert(session: Session, table: Any) -> Any:
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _insert_returning(
+    session: Session,
+    table: Any,
+    rows: Sequence[dict[str, Any]],
+    *,
+    conflict: Sequence[str],
+    returning: Sequence[Any],
+) -> Any:
+    """INSERT `rows` (same keys each) unless they conflict on `conflict`; return the
+    `returning` columns of the rows inserted."""
+    statement = _insert(session, table)
+    if session.get_bind().dialect.name != "postgresql":
+        # One statement, many parameter sets: SQLAlchemy batches multi-row INSERTs
+        # ("insertmanyvalues") under SQLite's bound-parameter limit, from one cached compile.
+        return session.execute(
+            statement.on_conflict_do_nothing(index_elements=list(conflict)).returning(*returning),
+            list(rows),
+        )
+    # PostgreSQL: the rows go as one JSON document, turned into rows by the server
+    # (json_to_recordset). The statement is the same short text for any number of rows, so
+    # psycopg parses it once; a multi-row VALUES list is re-parsed in Python for every batch,
+    # and per-column arrays are escaped element by element (slow for the raw JSON column).
+    names = list(rows[0])
+    json_columns = {name for name in names if isinstance(table.c[name].type, JSON)}
+    new_rows = (
+        func.json_to_recordset(
+            cast(bindparam("new_rows", _json_rows(rows, json_columns), type_=Text), JSON)
+        )
+        .table_valued(*(column(name, _recordset_type(table.c[name].type)) for name in names))
+        .render_derived(name="new_rows", with_types=True)
+    )
+    values = [
+        cast(new_rows.c[name], JSON) if name in json_columns else new_rows.c[name] for name in names
+    ]
+    return session.execute(
+        statement.from_select(names, select(*values))
+        .on_conflict_do_nothing(index_elements=list(conflict))
+        .returning(*returning)
+    )
+
+
+def _recordset_type(type_: Any) -> Any:
+    # Timestamps are stored naive UTC (UTCDateTime); a JSON value travels as its text, so
+    # PostgreSQL never decodes its escapes (a \u0000 inside cannot become text).
+    if isinstance(type_, UTCDateTime):
+        return DateTime()
+    return Text() if isinstance(type_, JSON) else type_
+
+
+def _json_rows(rows: Sequence[dict[str, Any]], json_columns: set[str]) -> str:
+    def plain(name: str, value: Any) -> Any:
+        if name in json_columns:
+            return json.dumps(value)  # as SQLAlchemy's JSON type stores it (None: 'null')
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            if value.tzinfo is not None:
+                value = value.astimezone(UTC).replace(tzinfo=None)
+            return value.isoformat()
+        return value
+
+    return json.dumps(
+        [{name: plain(name, value) for name, value in row.items()} for row in rows],
+        ensure_ascii=False,
+    )
 
 
 def _chunks(rows: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -215,18 +301,21 @@ def store_matched_posts(
         }
         for item in unique.values()
     ]
-    new_posts = 0
-    inserted_keys: set[tuple[str, str]] = set()
-    for chunk in _chunks(post_rows):
-        inserted = session.execute(
-            _insert(session, PostRow.__table__)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["network", "external_id"])
-            .returning(PostRow.__table__.c.network, PostRow.__table__.c.external_id)
-        )
-        inserted_keys.update((network, external_id) for network, external_id in inserted)
+    # All rows in one call (see _insert_returning): `.values(rows)` compiled a new statement
+    # of hundreds of rows for every chunk.
+    posts = PostRow.__table__
+    inserted = _insert_returning(
+        session,
+        posts,
+        post_rows,
+        conflict=["network", "external_id"],
+        returning=(posts.c.id, posts.c.network, posts.c.external_id),
+    )
+    post_ids = {(network, external_id): id_ for id_, network, external_id in inserted}
+    inserted_keys = set(post_ids)
     new_posts = len(inserted_keys)
-    post_ids = _post_ids(session, list(unique))
+    # Only the posts seen before need their ids looked up.
+    post_ids.update(_post_ids(session, [key for key in unique if key not in inserted_keys]))
     # A post seen again (on another instance, page or poll) is not new, but its counts are.
     for key, item in unique.items():
         if key not in inserted_keys:
@@ -257,18 +346,19 @@ def store_matched_posts(
         lambda: [0, 0.0, 0, 0, 0, 0, 0, 0, 0]
     )
     new_mentions = 0
-    for chunk in _chunks(mention_rows):
-        inserted = session.execute(
-            _insert(session, table)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["post_id", "topic_id"])
-            .returning(
+    if mention_rows:
+        inserted = _insert_returning(
+            session,
+            table,
+            mention_rows,
+            conflict=["post_id", "topic_id"],
+            returning=(
                 table.c.topic_id,
                 table.c.bucket_start,
                 table.c.compound,
                 table.c.label,
                 table.c.method,
-            )
+            ),
         )
         for topic_id, bucket, compound, label, method in inserted:
             new_mentions += 1
@@ -319,69 +409,95 @@ def add_reposts(session: Session, network: str, counts: dict[str, int]) -> int:
 
 def stored_external_ids(session: Session, network: str, external_ids: Sequence[str]) -> set[str]:
     """Return which of `external_ids` are stored for `network`."""
-    found: set[str] = set()
+    return {external_id for _, external_id in _stored(session, network, external_ids)}
+
+
+def _stored(
+    session: Session, network: str, external_ids: Sequence[str]
+) -> Iterable[tuple[int, str]]:
+    """Yield (id, external_id) of the stored posts of `network` among `external_ids`."""
+    if not external_ids:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        # One index probe per id (a LATERAL lookup on the unique key), whatever the table
+        # statistics say: before the first ANALYZE (a fresh database, or autovacuum off) a
+        # plain `external_id IN (...)` or join is planned as a scan of the network's posts.
+        wanted = (
+            func.unnest(bindparam("wanted_ids", list(external_ids), type_=ARRAY(String)))
+            .table_valued("external_id")
+            .render_derived(name="wanted")
+        )
+        found = (
+            select(PostRow.id, PostRow.external_id)
+            .where(PostRow.network == network, PostRow.external_id == wanted.c.external_id)
+            .limit(1)
+            .lateral("found")
+        )
+        yield from session.execute(
+            select(found.c.id, found.c.external_id).select_from(wanted).join(found, true())
+        )
+        return
     for chunk in _chunks(list(external_ids)):
-        found.update(
-            session.scalars(
-                select(PostRow.external_id).where(
-                    PostRow.network == network, PostRow.external_id.in_(chunk)
-                )
+        yield from session.execute(
+            select(PostRow.id, PostRow.external_id).where(
+                PostRow.network == network, PostRow.external_id.in_(chunk)
             )
         )
-    return found
 
 
 def _post_ids(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    ids: dict[tuple[str, str], int] = {}
     by_network: dict[str, list[str]] = defaultdict(list)
     for network, external_id in keys:
         by_network[network].append(external_id)
-    for network, external_ids in by_network.items():
-        for chunk in _chunks(external_ids):
-            rows = session.execute(
-                select(PostRow.id, PostRow.external_id).where(
-                    PostRow.network == network, PostRow.external_id.in_(chunk)
-                )
-            )
-            ids.update({(network, external_id): id_ for id_, external_id in rows})
-    return ids
+    return {
+        (network, external_id): id_
+        for network, external_ids in by_network.items()
+        for id_, external_id in _stored(session, network, external_ids)
+    }
 
 
 def _add_to_timeline(session: Session, increments: dict[tuple[int, datetime], list[float]]) -> None:
     if not increments:
         return
     table = TimelineBucket.__table__
-    for (topic_id, bucket), acc in sorted(increments.items()):
-        statement = _insert(session, table).values(
-            topic_id=topic_id,
-            bucket_start=bucket,
-            count=int(acc[0]),
-            sentiment_sum=acc[1],
-            scored=int(acc[2]),
-            positive=int(acc[3]),
-            neutral=int(acc[4]),
-            negative=int(acc[5]),
-            scored_vader=int(acc[6]),
-            scored_fandom=int(acc[7]),
-            scored_emoji=int(acc[8]),
-        )
-        excluded = statement.excluded
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["topic_id", "bucket_start"],
-                set_={
-                    "count": table.c.count + excluded.count,
-                    "sentiment_sum": table.c.sentiment_sum + excluded.sentiment_sum,
-                    "scored": table.c.scored + excluded.scored,
-                    "positive": table.c.positive + excluded.positive,
-                    "neutral": table.c.neutral + excluded.neutral,
-                    "negative": table.c.negative + excluded.negative,
-                    "scored_vader": table.c.scored_vader + excluded.scored_vader,
-                    "scored_fandom": table.c.scored_fandom + excluded.scored_fandom,
-                    "scored_emoji": table.c.scored_emoji + excluded.scored_emoji,
-                },
-            )
-        )
+    # Sorted: concurrent polls lock shared buckets in the same order (no deadlock). One
+    # statement with many parameter sets: a poll that spans a day of buckets is one batch
+    # (a pipelined executemany), not hundreds of round trips.
+    rows = [
+        {
+            "topic_id": topic_id,
+            "bucket_start": bucket,
+            "count": int(acc[0]),
+            "sentiment_sum": acc[1],
+            "scored": int(acc[2]),
+            "positive": int(acc[3]),
+            "neutral": int(acc[4]),
+            "negative": int(acc[5]),
+            "scored_vader": int(acc[6]),
+            "scored_fandom": int(acc[7]),
+            "scored_emoji": int(acc[8]),
+        }
+        for (topic_id, bucket), acc in sorted(increments.items())
+    ]
+    statement = _insert(session, table)
+    excluded = statement.excluded
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["topic_id", "bucket_start"],
+            set_={
+                "count": table.c.count + excluded.count,
+                "sentiment_sum": table.c.sentiment_sum + excluded.sentiment_sum,
+                "scored": table.c.scored + excluded.scored,
+                "positive": table.c.positive + excluded.positive,
+                "neutral": table.c.neutral + excluded.neutral,
+                "negative": table.c.negative + excluded.negative,
+                "scored_vader": table.c.scored_vader + excluded.scored_vader,
+                "scored_fandom": table.c.scored_fandom + excluded.scored_fandom,
+                "scored_emoji": table.c.scored_emoji + excluded.scored_emoji,
+            },
+        ),
+        rows,
+    )
 
 
 def record_poll_success(
