@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import ClassVar
 
-from scipy.special import betainc
-
+from monitor.detectors.counts import special
 from monitor.model import BucketCount, Verdict
 
 DAY = timedelta(days=1)
@@ -22,7 +21,7 @@ def binomial_upper(successes: int, trials: int, share: float) -> float:
     if successes > trials:
         return 0.0
     share = min(max(share, 1e-9), 1 - 1e-9)
-    return float(betainc(successes, trials - successes + 1, share))
+    return float(special().betainc(successes, trials - successes + 1, share))
 
 
 @dataclass(frozen=True)

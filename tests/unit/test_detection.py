@@ -414,3 +414,20 @@ def test_decide_episode_is_deterministic() -> None:
     results = {decide(episode, verdicts) for _ in range(5)}
 
     assert results == {EpisodeChange("update", verdicts[0])}
+
+
+def test_polling_and_storing_code_does_not_load_scipy() -> None:
+    """scipy.special (~40 MB a process) loads only when a count is judged, so the workers of
+    the polling and storing queues stay small."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, monitor.pipeline, monitor.scoring, monitor.storage.queries;"
+        "assert not [m for m in sys.modules if m.startswith('scipy')];"
+        "from monitor.detectors.counts import poisson_upper;"
+        "assert 0 < poisson_upper(5, 1.0) < 0.01;"
+        "assert 'scipy.special' in sys.modules"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
