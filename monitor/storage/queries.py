@@ -23,6 +23,7 @@ from monitor.storage.tables import (
     MentionRow,
     PostRow,
     TimelineBucket,
+    TimelineHour,
     Topic,
     VideoStats,
 )
@@ -347,41 +348,83 @@ def _post_ids(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[s
     return ids
 
 
+HOUR = timedelta(hours=1)
+COUNTERS = (
+    "count",
+    "sentiment_sum",
+    "scored",
+    "positive",
+    "neutral",
+    "negative",
+    "scored_vader",
+    "scored_fandom",
+    "scored_emoji",
+)
+
+
 def _add_to_timeline(session: Session, increments: dict[tuple[int, datetime], list[float]]) -> None:
     if not increments:
         return
-    table = TimelineBucket.__table__
-    for (topic_id, bucket), acc in sorted(increments.items()):
-        statement = _insert(session, table).values(
-            topic_id=topic_id,
-            bucket_start=bucket,
-            count=int(acc[0]),
-            sentiment_sum=acc[1],
-            scored=int(acc[2]),
-            positive=int(acc[3]),
-            neutral=int(acc[4]),
-            negative=int(acc[5]),
-            scored_vader=int(acc[6]),
-            scored_fandom=int(acc[7]),
-            scored_emoji=int(acc[8]),
-        )
+    # The hourly rollup sums the same increments by the hour their bucket starts in, in this
+    # transaction: it can never disagree with the buckets it sums.
+    hourly: dict[tuple[int, datetime], list[float]] = defaultdict(lambda: [0] * len(COUNTERS))
+    for (topic_id, bucket), acc in increments.items():
+        total = hourly[(topic_id, bucket_start(bucket, HOUR))]
+        for index, value in enumerate(acc):
+            total[index] += value
+    _upsert_counters(session, TimelineBucket.__table__, increments, add=True)
+    _upsert_counters(session, TimelineHour.__table__, hourly, add=True)
+
+
+def _upsert_counters(
+    session: Session,
+    table: Any,
+    rows: dict[tuple[int, datetime], list[float]],
+    *,
+    add: bool,
+) -> None:
+    """Insert counter rows, or on conflict add to (`add`) or replace the stored counters."""
+    # Sorted: concurrent writers lock rows in one order and cannot deadlock each other.
+    for (topic_id, bucket), acc in sorted(rows.items()):
+        values = {
+            name: float(value) if name == "sentiment_sum" else int(value)
+            for name, value in zip(COUNTERS, acc, strict=True)
+        }
+        statement = _insert(session, table).values(topic_id=topic_id, bucket_start=bucket, **values)
         excluded = statement.excluded
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=["topic_id", "bucket_start"],
                 set_={
-                    "count": table.c.count + excluded.count,
-                    "sentiment_sum": table.c.sentiment_sum + excluded.sentiment_sum,
-                    "scored": table.c.scored + excluded.scored,
-                    "positive": table.c.positive + excluded.positive,
-                    "neutral": table.c.neutral + excluded.neutral,
-                    "negative": table.c.negative + excluded.negative,
-                    "scored_vader": table.c.scored_vader + excluded.scored_vader,
-                    "scored_fandom": table.c.scored_fandom + excluded.scored_fandom,
-                    "scored_emoji": table.c.scored_emoji + excluded.scored_emoji,
+                    name: (table.c[name] + excluded[name]) if add else excluded[name]
+                    for name in COUNTERS
                 },
             )
         )
+
+
+def refresh_hours(session: Session, topic_id: int, buckets: Iterable[datetime]) -> int:
+    """Recompute the hourly rollup of the hours holding `buckets` from the stored buckets
+    (after their counters were rewritten, as rescore does); return how many hours."""
+    hours = sorted({bucket_start(bucket, HOUR) for bucket in buckets})
+    sums: dict[tuple[int, datetime], list[float]] = {}
+    for chunk in _chunks(hours):
+        wanted = set(chunk)
+        rows = session.execute(
+            select(TimelineBucket.bucket_start, *(TimelineBucket.__table__.c[n] for n in COUNTERS))
+            .where(TimelineBucket.topic_id == topic_id)
+            .where(TimelineBucket.bucket_start >= chunk[0])
+            .where(TimelineBucket.bucket_start < chunk[-1] + HOUR)
+        )
+        for start, *counters in rows:
+            hour = bucket_start(start, HOUR)
+            if hour not in wanted:
+                continue
+            total = sums.setdefault((topic_id, hour), [0] * len(COUNTERS))
+            for index, value in enumerate(counters):
+                total[index] += value
+    _upsert_counters(session, TimelineHour.__table__, sums, add=False)
+    return len(sums)
 
 
 def record_poll_success(
@@ -490,32 +533,46 @@ def record_poll_failure(
 
 
 def load_buckets(
-    session: Session, topic_id: int, *, start: datetime, end: datetime
+    session: Session, topic_id: int, *, start: datetime, end: datetime, hourly: bool = False
 ) -> list[BucketCount]:
-    """Return the stored buckets of a topic with start <= bucket < end, in time order."""
+    """Return the stored buckets of a topic with start <= bucket < end, in time order; with
+    `hourly`, the hourly rollup instead (each hour: the stored buckets starting in it)."""
+    table = (TimelineHour if hourly else TimelineBucket).__table__
+    # Plain rows, not ORM objects: a year of hours is 8,760 rows and this is the hot path.
     rows = session.execute(
-        select(TimelineBucket)
+        select(table.c.bucket_start, *(table.c[name] for name in COUNTERS))
         .where(
-            TimelineBucket.topic_id == topic_id,
-            TimelineBucket.bucket_start >= start,
-            TimelineBucket.bucket_start < end,
+            table.c.topic_id == topic_id,
+            table.c.bucket_start >= start,
+            table.c.bucket_start < end,
         )
-        .order_by(TimelineBucket.bucket_start)
-    ).scalars()
+        .order_by(table.c.bucket_start)
+    )
     return [
         BucketCount(
-            start=row.bucket_start,
-            count=row.count,
-            sentiment_sum=row.sentiment_sum,
-            scored=row.scored,
-            positive=row.positive,
-            neutral=row.neutral,
-            negative=row.negative,
-            scored_vader=row.scored_vader,
-            scored_fandom=row.scored_fandom,
-            scored_emoji=row.scored_emoji,
+            start=start_,
+            count=count,
+            sentiment_sum=sentiment_sum,
+            scored=scored,
+            positive=positive,
+            neutral=neutral,
+            negative=negative,
+            scored_vader=scored_vader,
+            scored_fandom=scored_fandom,
+            scored_emoji=scored_emoji,
         )
-        for row in rows
+        for (
+            start_,
+            count,
+            sentiment_sum,
+            scored,
+            positive,
+            neutral,
+            negative,
+            scored_vader,
+            scored_fandom,
+            scored_emoji,
+        ) in rows
     ]
 
 
@@ -657,7 +714,8 @@ def update_mention_scores(session: Session, scores: Sequence[tuple[int, Scored]]
 
 def recompute_bucket_sentiment(session: Session, topic_id: int, buckets: Iterable[datetime]) -> int:
     """Recompute the sentiment counters of the given buckets of a topic from their mention rows
-    (mention counts are left as they are); return how many buckets were updated."""
+    (mention counts are left as they are), and their hours in the hourly rollup; return how
+    many buckets were updated."""
     updated = 0
     starts = sorted(set(buckets))
     scored = MentionRow.compound.is_not(None)
@@ -700,6 +758,7 @@ def recompute_bucket_sentiment(session: Session, topic_id: int, buckets: Iterabl
                 )
             )
             updated += 1
+    refresh_hours(session, topic_id, starts)
     return updated
 
 
