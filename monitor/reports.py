@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from monitor.model import BucketCount
 from monitor.storage import queries
 from monitor.storage.tables import AlertRow, Feed
-from monitor.timeline import as_utc, bucket_start, rollup, zero_filled
+from monitor.timeline import as_utc, bucket_start, rollup
 
 HISTORY_FIELDS = (
     "start",
@@ -77,27 +77,49 @@ def alert_records(
     return [alert_record(alert, name, feed) for alert, name, feed in rows]
 
 
+# A bucket's counters as the database returns them: (start, *queries.COUNTERS).
+CounterRow = tuple[Any, ...]
+
+
 def history_record(bucket: BucketCount) -> dict[str, Any]:
     """Return one history bucket as its documented JSON object: mentions, how many were scored
     and by which method, and the mean and shares over the scored mentions only."""
+    return _record(
+        _iso(bucket.start),
+        (
+            bucket.start,
+            bucket.count,
+            bucket.sentiment_sum,
+            bucket.scored,
+            bucket.positive,
+            bucket.neutral,
+            bucket.negative,
+            bucket.scored_vader,
+            bucket.scored_fandom,
+            bucket.scored_emoji,
+        ),
+    )
 
-    def share(part: int) -> float | None:
-        return round(part / bucket.scored, 4) if bucket.scored else None
 
-    mean = bucket.mean_compound
+def _record(start: str | None, row: CounterRow) -> dict[str, Any]:
+    _, count, total, scored, positive, neutral, negative, vader, fandom, emoji = row
     return {
-        "start": _iso(bucket.start),
-        "count": bucket.count,
-        "scored": bucket.scored,
-        "unscored": bucket.unscored,
-        "scored_vader": bucket.scored_vader,
-        "scored_fandom": bucket.scored_fandom,
-        "scored_emoji": bucket.scored_emoji,
-        "mean_compound": None if mean is None else round(mean, 4),
-        "positive_share": share(bucket.positive),
-        "neutral_share": share(bucket.neutral),
-        "negative_share": share(bucket.negative),
+        "start": start,
+        "count": count,
+        "scored": scored,
+        "unscored": count - scored,
+        "scored_vader": vader,
+        "scored_fandom": fandom,
+        "scored_emoji": emoji,
+        "mean_compound": round(total / scored, 4) if scored else None,
+        "positive_share": round(positive / scored, 4) if scored else None,
+        "neutral_share": round(neutral / scored, 4) if scored else None,
+        "negative_share": round(negative / scored, 4) if scored else None,
     }
+
+
+def _as_row(bucket: BucketCount) -> CounterRow:
+    return (bucket.start, *(getattr(bucket, name) for name in queries.COUNTERS))
 
 
 def history(
@@ -117,23 +139,39 @@ def history(
         )
     topic_id = queries.get_topic_id(session, topic)
     start = bucket_start(since, width)
+    rows: list[CounterRow]
     if width % queries.HOUR:
         stored = queries.load_buckets(session, topic_id, start=start, end=until)
+        rows = [_as_row(bucket) for bucket in rollup(stored, width)]
     else:
         # Whole hours come from the hourly rollup (12x fewer rows at 5-minute buckets); the
         # stored buckets of the hour `until` falls in, from the buckets themselves, so the
         # result is exactly the rollup of the stored buckets up to `until`.
         last_hour = max(start, bucket_start(until, queries.HOUR))
-        stored = queries.load_buckets(session, topic_id, start=start, end=last_hour, hourly=True)
-        stored += queries.load_buckets(session, topic_id, start=last_hour, end=until)
-    buckets = zero_filled(rollup(stored, width), start=start, end=until, width=width)
+        hours = queries.load_counters(session, topic_id, start=start, end=last_hour, hourly=True)
+        tail = queries.load_buckets(session, topic_id, start=last_hour, end=until)
+        if width == queries.HOUR:
+            # Already one row per hour, all before the tail's hour: nothing to merge. Plain
+            # rows rather than BucketCounts: a year is 8,760 of them and this is the hot path.
+            rows = hours + [_as_row(bucket) for bucket in rollup(tail, width)]
+        else:
+            merged = rollup([BucketCount(*row) for row in hours] + tail, width)
+            rows = [_as_row(bucket) for bucket in merged]
+    # Zero-filled, as zero_filled() does, without a BucketCount per empty bucket.
+    by_start = {row[0]: row for row in rows}
+    records = []
+    moment = start
+    while moment < until:
+        row = by_start.get(moment)
+        records.append(_record(_iso(moment), row or (moment, 0, 0.0, 0, 0, 0, 0, 0, 0, 0)))
+        moment += width
     return {
         "topic": topic,
         "bucket": _width_text(width),
         "since": _iso(start),
         "until": _iso(until),
-        "total": sum(b.count for b in buckets),
-        "buckets": [history_record(b) for b in buckets],
+        "total": sum(record["count"] for record in records),
+        "buckets": records,
     }
 
 
