@@ -160,7 +160,15 @@ def history(
         else:
             merged = rollup([BucketCount(*row) for row in hours] + tail, width)
             rows = [_as_row(bucket) for bucket in merged]
-    # Zero-filled, as zero_filled() does, without a BucketCount per empty bucket.
+    return history_document(topic, rows, start=start, until=until, width=width)
+
+
+def history_document(
+    topic: str, rows: Sequence[CounterRow], *, start: datetime, until: datetime, width: timedelta
+) -> dict[str, Any]:
+    """Return the history document from counter rows already summed to `width` (`start` on a
+    `width` boundary): one record per bucket from start to until, zeros where no row is."""
+    # Zero-filled as zero_filled() does, without a BucketCount per empty bucket.
     by_start = {row[0]: row for row in rows}
     records = []
     moment = start
