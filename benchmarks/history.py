@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
 import statistics
 import sys
@@ -293,7 +294,7 @@ def naive_history(
                 "end": until.replace(tzinfo=None),
             },
         ).all()
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    epoch = datetime(1970, 1, 1)  # naive UTC, as reports.history_document takes them
     counters = [(epoch + timedelta(seconds=row[0] * seconds), *row[1:]) for row in rows]
     return reports.history_document(topic, counters, start=start, until=until, width=width)
 
@@ -450,8 +451,10 @@ def main() -> None:
         print("|" + "---|" * len(header))
         for row in table:
             print("| " + " | ".join(row) + " |")
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
         print(
-            f"\n{args.runs} rollup runs and {args.naive_runs} naive runs per row; "
+            f"\nload average at the end (1, 5, 15 min; {os.cpu_count()} cores): {load}. "
+            f"{args.runs} rollup runs and {args.naive_runs} naive runs per row; "
             f"'now' = {NOW:%Y-%m-%d}, since = now - span, until = now + one bucket."
         )
         # The HTTP API's history also returns unique authors and confidence intervals, which

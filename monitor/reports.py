@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -14,6 +14,8 @@ from monitor.model import BucketCount
 from monitor.storage import queries
 from monitor.storage.tables import AlertRow, Feed
 from monitor.timeline import EPOCH, as_utc, bucket_start, rollup
+
+_NAIVE_EPOCH = EPOCH.replace(tzinfo=None)
 
 HISTORY_FIELDS = (
     "start",
@@ -119,7 +121,9 @@ def _record(start: str | None, row: CounterRow) -> dict[str, Any]:
 
 
 def _as_row(bucket: BucketCount) -> CounterRow:
-    return (bucket.start, *(getattr(bucket, name) for name in queries.COUNTERS))
+    """Return a bucket as a counter row, its start naive UTC as load_counters gives it."""
+    start = as_utc(bucket.start).replace(tzinfo=None)
+    return (start, *(getattr(bucket, name) for name in queries.COUNTERS))
 
 
 def history(
@@ -144,8 +148,9 @@ def history(
         rows = queries.load_counters(session, topic_id, start=start, end=until)
         # Stored buckets each starting on a `width` boundary are already the answer (the
         # common case: width = the stored width); anything else is summed up.
-        if any((row[0] - EPOCH) % width for row in rows):
-            rows = [_as_row(b) for b in rollup([BucketCount(*row) for row in rows], width)]
+        if any((row[0] - _NAIVE_EPOCH) % width for row in rows):
+            stored = [BucketCount(row[0].replace(tzinfo=UTC), *row[1:]) for row in rows]
+            rows = [_as_row(bucket) for bucket in rollup(stored, width)]
     else:
         # Whole hours come from the hourly rollup (12x fewer rows at 5-minute buckets); the
         # stored buckets of the hour `until` falls in, from the buckets themselves, so the
@@ -158,7 +163,8 @@ def history(
             # rows rather than BucketCounts: a year is 8,760 of them and this is the hot path.
             rows = hours + [_as_row(bucket) for bucket in rollup(tail, width)]
         else:
-            merged = rollup([BucketCount(*row) for row in hours] + tail, width)
+            stored = [BucketCount(row[0].replace(tzinfo=UTC), *row[1:]) for row in hours]
+            merged = rollup(stored + tail, width)
             rows = [_as_row(bucket) for bucket in merged]
     return history_document(topic, rows, start=start, until=until, width=width)
 
@@ -166,18 +172,26 @@ def history(
 def history_document(
     topic: str, rows: Sequence[CounterRow], *, start: datetime, until: datetime, width: timedelta
 ) -> dict[str, Any]:
-    """Return the history document from counter rows already summed to `width` (`start` on a
-    `width` boundary): one record per bucket from start to until, zeros where no row is."""
-    # Zero-filled as zero_filled() does, without a BucketCount per empty bucket.
-    by_start = {row[0]: row for row in rows}
+    """Return the history document from counter rows (start as naive UTC, *COUNTERS) already
+    summed to `width`, `start` on a `width` boundary: one record per bucket from start to
+    until, zeros where no row is."""
+    # Zero-filled as zero_filled() does, by position rather than by datetime key: thousands
+    # of rows, and hashing aware datetimes is not free.
+    first = as_utc(start).replace(tzinfo=None)
+    slots: list[CounterRow | None] = [None] * max(
+        0, -((first - as_utc(until).replace(tzinfo=None)) // width)
+    )
+    for row in rows:
+        index = (row[0] - first) // width
+        if 0 <= index < len(slots):
+            slots[index] = row
+    empty = (first, 0, 0.0, 0, 0, 0, 0, 0, 0, 0)
     records = []
-    moment, naive = as_utc(start), as_utc(start).replace(tzinfo=None)
-    empty = (moment, 0, 0.0, 0, 0, 0, 0, 0, 0, 0)
-    while moment < until:
-        # What _iso() gives, without converting each of thousands of starts to UTC again.
-        records.append(_record(naive.isoformat() + "Z", by_start.get(moment) or empty))
+    moment = first
+    for row in slots:
+        # What _iso() gives for the aware start, without a UTC conversion per bucket.
+        records.append(_record(moment.isoformat() + "Z", row or empty))
         moment += width
-        naive += width
     return {
         "topic": topic,
         "bucket": _width_text(width),

@@ -164,7 +164,7 @@ def test_history_at_whole_hours_reads_the_rollup_and_equals_the_buckets(
     with session_scope(sessions) as session:
         topic_id = queries.get_topic_id(session, "love-letter")
         buckets = queries.load_buckets(session, topic_id, start=START, end=until)
-        for width in (HOUR, 2 * HOUR, timedelta(days=1)):
+        for width in (WIDTH, 2 * WIDTH, HOUR, 2 * HOUR, timedelta(days=1)):
             data = reports.history(
                 session, "love-letter", since=START, until=until, width=width, base_width=WIDTH
             )
