@@ -5,22 +5,26 @@ for whole-hour widths; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import math
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select, text
 
 from monitor import reports
-from monitor.config import MonitorConfig, load_config
+from monitor.config import MonitorConfig, load_config, parse_config
 from monitor.matching import Matcher
-from monitor.model import BucketCount, Post
+from monitor.model import BucketCount, Post, Sentiment
 from monitor.pipeline import match_and_score
 from monitor.rescore import rescore_topic
 from monitor.scoring import Scorer
 from monitor.storage import queries
 from monitor.storage.engine import make_engine, make_session_factory, session_scope
 from monitor.storage.migrate import upgrade
-from monitor.storage.queries import store_matched_posts, sync_config
+from monitor.storage.queries import MatchedPost, store_matched_posts, sync_config
 from monitor.storage.tables import MentionRow, TimelineBucket, TimelineHour
 from monitor.timeline import bucket_start, rollup
 from tests.conftest import REPO
@@ -227,3 +231,49 @@ def test_migration_0007_backfills_the_hours_from_the_buckets(database_url: str) 
             (START, 5, 1.5)
         ]
     engine.dispose()
+
+
+# Property: whatever batches are stored, in whatever order and however often, each hour of
+# the rollup equals the stored mentions of that hour (SQLite file, as the bucket property).
+PROPERTY_CONFIG = parse_config(
+    '[[topics]]\nname = "a"\nphrases = ["x"]\n[[topics]]\nname = "b"\nphrases = ["y"]\n'
+)
+TOPICS_OF = [{"a"}, {"b"}, {"a", "b"}]
+post_strategy = st.builds(
+    lambda number, compound: MatchedPost(
+        Post(
+            network="rss",
+            external_id=f"post-{number}",
+            text=f"post {number}",
+            # The same post always has the same time and topics, wherever it is seen again.
+            published_at=START + timedelta(minutes=37 * number),
+        ),
+        {name: (name,) for name in TOPICS_OF[number % 3]},
+        None if compound is None else Sentiment(compound, 0.0, 1.0, 0.0),
+    ),
+    number=st.integers(0, 40),
+    compound=st.none() | st.floats(-1, 1, allow_nan=False).map(lambda v: round(v, 3)),
+)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches=st.lists(st.lists(post_strategy, max_size=12), min_size=1, max_size=4))
+def test_hourly_rollup_always_equals_the_stored_mentions(batches: list[list[MatchedPost]]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(f"sqlite:///{Path(folder) / 'monitor.db'}")
+        upgrade(engine)
+        sessions = make_session_factory(engine)
+        with session_scope(sessions) as session:
+            sync_config(session, PROPERTY_CONFIG)
+        for batch in batches:
+            with session_scope(sessions) as session:
+                store_matched_posts(
+                    session, feed_id=None, matched=batch, bucket_width=WIDTH, fetched_at=START
+                )
+        with sessions() as session:
+            for topic_id in queries.topic_ids(session).values():
+                assert_hourly_matches_mentions(session, topic_id)
+            stored = session.scalar(select(func.coalesce(func.sum(TimelineHour.count), 0)))
+        engine.dispose()
+    pairs = {(item.post.external_id, t) for batch in batches for item in batch for t in item.topics}
+    assert stored == len(pairs)
