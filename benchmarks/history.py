@@ -421,7 +421,6 @@ def main() -> None:
                     print(f"MISMATCH {label} {topic}: " + "; ".join(problems[:3]))
                 fast50, slow50 = statistics.median(fast), statistics.median(slow)
                 ratio = slow50 / fast50
-                met = ratio >= TARGET_RATIO and fast50 < TARGET_P50_MS and not problems
                 table.append(
                     (
                         f"{label} {topic}",
@@ -430,8 +429,8 @@ def main() -> None:
                         f"{fast50:.1f} / {percentile(fast, 0.95):.1f}",
                         f"{slow50:.0f} / {percentile(slow, 0.95):.0f}",
                         f"{ratio:.0f}×",
-                        "≥ 100× and p50 < 50 ms",
-                        "yes" if met else "no",
+                        "yes" if ratio >= TARGET_RATIO else "no",
+                        "yes" if fast50 < TARGET_P50_MS else "no",
                         "yes" if not problems else "NO",
                     )
                 )
@@ -442,9 +441,9 @@ def main() -> None:
             "rollup p50 / p95 ms",
             "naive GROUP BY p50 / p95 ms",
             "naive / rollup (p50)",
-            "target",
-            "met?",
-            "same counts",
+            f"≥ {TARGET_RATIO:.0f}×?",
+            f"p50 < {TARGET_P50_MS:.0f} ms?",
+            "same document",
         )
         print()
         print("| " + " | ".join(header) + " |")
