@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session
 from monitor.model import BucketCount
 from monitor.storage import queries
 from monitor.storage.tables import AlertRow, Feed
-from monitor.timeline import as_utc, bucket_start, rollup, zero_filled
+from monitor.timeline import EPOCH, as_utc, bucket_start, rollup
+
+_NAIVE_EPOCH = EPOCH.replace(tzinfo=None)
 
 HISTORY_FIELDS = (
     "start",
@@ -77,27 +79,51 @@ def alert_records(
     return [alert_record(alert, name, feed) for alert, name, feed in rows]
 
 
+# A bucket's counters as the database returns them: (start, *queries.COUNTERS).
+CounterRow = tuple[Any, ...]
+
+
 def history_record(bucket: BucketCount) -> dict[str, Any]:
     """Return one history bucket as its documented JSON object: mentions, how many were scored
     and by which method, and the mean and shares over the scored mentions only."""
+    return _record(
+        _iso(bucket.start),
+        (
+            bucket.start,
+            bucket.count,
+            bucket.sentiment_sum,
+            bucket.scored,
+            bucket.positive,
+            bucket.neutral,
+            bucket.negative,
+            bucket.scored_vader,
+            bucket.scored_fandom,
+            bucket.scored_emoji,
+        ),
+    )
 
-    def share(part: int) -> float | None:
-        return round(part / bucket.scored, 4) if bucket.scored else None
 
-    mean = bucket.mean_compound
+def _record(start: str | None, row: CounterRow) -> dict[str, Any]:
+    _, count, total, scored, positive, neutral, negative, vader, fandom, emoji = row
     return {
-        "start": _iso(bucket.start),
-        "count": bucket.count,
-        "scored": bucket.scored,
-        "unscored": bucket.unscored,
-        "scored_vader": bucket.scored_vader,
-        "scored_fandom": bucket.scored_fandom,
-        "scored_emoji": bucket.scored_emoji,
-        "mean_compound": None if mean is None else round(mean, 4),
-        "positive_share": share(bucket.positive),
-        "neutral_share": share(bucket.neutral),
-        "negative_share": share(bucket.negative),
+        "start": start,
+        "count": count,
+        "scored": scored,
+        "unscored": count - scored,
+        "scored_vader": vader,
+        "scored_fandom": fandom,
+        "scored_emoji": emoji,
+        "mean_compound": round(total / scored, 4) if scored else None,
+        "positive_share": round(positive / scored, 4) if scored else None,
+        "neutral_share": round(neutral / scored, 4) if scored else None,
+        "negative_share": round(negative / scored, 4) if scored else None,
     }
+
+
+def _as_row(bucket: BucketCount) -> CounterRow:
+    """Return a bucket as a counter row, its start naive UTC as load_counters gives it."""
+    start = as_utc(bucket.start).replace(tzinfo=None)
+    return (start, *(getattr(bucket, name) for name in queries.COUNTERS))
 
 
 def history(
@@ -117,15 +143,62 @@ def history(
         )
     topic_id = queries.get_topic_id(session, topic)
     start = bucket_start(since, width)
-    stored = queries.load_buckets(session, topic_id, start=start, end=until)
-    buckets = zero_filled(rollup(stored, width), start=start, end=until, width=width)
+    rows: list[CounterRow]
+    if width % queries.HOUR:
+        rows = queries.load_counters(session, topic_id, start=start, end=until)
+        # Stored buckets each starting on a `width` boundary are already the answer (the
+        # common case: width = the stored width); anything else is summed up.
+        if any((row[0] - _NAIVE_EPOCH) % width for row in rows):
+            stored = [BucketCount(row[0].replace(tzinfo=UTC), *row[1:]) for row in rows]
+            rows = [_as_row(bucket) for bucket in rollup(stored, width)]
+    else:
+        # Whole hours come from the hourly rollup (12x fewer rows at 5-minute buckets); the
+        # stored buckets of the hour `until` falls in, from the buckets themselves, so the
+        # result is exactly the rollup of the stored buckets up to `until`.
+        last_hour = max(start, bucket_start(until, queries.HOUR))
+        hours = queries.load_counters(session, topic_id, start=start, end=last_hour, hourly=True)
+        tail = queries.load_buckets(session, topic_id, start=last_hour, end=until)
+        if width == queries.HOUR:
+            # Already one row per hour, all before the tail's hour: nothing to merge. Plain
+            # rows rather than BucketCounts: a year is 8,760 of them and this is the hot path.
+            rows = hours + [_as_row(bucket) for bucket in rollup(tail, width)]
+        else:
+            stored = [BucketCount(row[0].replace(tzinfo=UTC), *row[1:]) for row in hours]
+            merged = rollup(stored + tail, width)
+            rows = [_as_row(bucket) for bucket in merged]
+    return history_document(topic, rows, start=start, until=until, width=width)
+
+
+def history_document(
+    topic: str, rows: Sequence[CounterRow], *, start: datetime, until: datetime, width: timedelta
+) -> dict[str, Any]:
+    """Return the history document from counter rows (start as naive UTC, *COUNTERS) already
+    summed to `width`, `start` on a `width` boundary: one record per bucket from start to
+    until, zeros where no row is."""
+    # Zero-filled as zero_filled() does, by position rather than by datetime key: thousands
+    # of rows, and hashing aware datetimes is not free.
+    first = as_utc(start).replace(tzinfo=None)
+    slots: list[CounterRow | None] = [None] * max(
+        0, -((first - as_utc(until).replace(tzinfo=None)) // width)
+    )
+    for row in rows:
+        index = (row[0] - first) // width
+        if 0 <= index < len(slots):
+            slots[index] = row
+    empty = (first, 0, 0.0, 0, 0, 0, 0, 0, 0, 0)
+    records = []
+    moment = first
+    for row in slots:
+        # What _iso() gives for the aware start, without a UTC conversion per bucket.
+        records.append(_record(moment.isoformat() + "Z", row or empty))
+        moment += width
     return {
         "topic": topic,
         "bucket": _width_text(width),
         "since": _iso(start),
         "until": _iso(until),
-        "total": sum(b.count for b in buckets),
-        "buckets": [history_record(b) for b in buckets],
+        "total": sum(record["count"] for record in records),
+        "buckets": records,
     }
 
 

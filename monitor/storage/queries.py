@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import (
     JSON,
     DateTime,
+    Row,
     Select,
     String,
     Text,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -41,6 +43,7 @@ from monitor.storage.tables import (
     MentionRow,
     PostRow,
     TimelineBucket,
+    TimelineHour,
     Topic,
     UTCDateTime,
     VideoStats,
@@ -456,28 +459,57 @@ def _post_ids(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[s
     }
 
 
+HOUR = timedelta(hours=1)
+COUNTERS = (
+    "count",
+    "sentiment_sum",
+    "scored",
+    "positive",
+    "neutral",
+    "negative",
+    "scored_vader",
+    "scored_fandom",
+    "scored_emoji",
+)
+
+
 def _add_to_timeline(session: Session, increments: dict[tuple[int, datetime], list[float]]) -> None:
     if not increments:
         return
-    table = TimelineBucket.__table__
-    # Sorted: concurrent polls lock shared buckets in the same order (no deadlock). One
+    # The hourly rollup sums the same increments by the hour their bucket starts in, in this
+    # transaction: it can never disagree with the buckets it sums.
+    hourly: dict[tuple[int, datetime], list[float]] = defaultdict(lambda: [0] * len(COUNTERS))
+    for (topic_id, bucket), acc in increments.items():
+        total = hourly[(topic_id, bucket_start(bucket, HOUR))]
+        for index, value in enumerate(acc):
+            total[index] += value
+    _upsert_counters(session, TimelineBucket.__table__, increments, add=True)
+    _upsert_counters(session, TimelineHour.__table__, hourly, add=True)
+
+
+def _upsert_counters(
+    session: Session,
+    table: Any,
+    rows: dict[tuple[int, datetime], list[float]],
+    *,
+    add: bool,
+) -> None:
+    """Insert counter rows, or on conflict add to (`add`) or replace the stored counters."""
+    # Sorted: concurrent writers lock rows in one order and cannot deadlock each other. One
     # statement with many parameter sets: a poll that spans a day of buckets is one batch
     # (a pipelined executemany), not hundreds of round trips.
-    rows = [
+    if not rows:
+        return
+    parameters = [
         {
             "topic_id": topic_id,
             "bucket_start": bucket,
-            "count": int(acc[0]),
-            "sentiment_sum": acc[1],
-            "scored": int(acc[2]),
-            "positive": int(acc[3]),
-            "neutral": int(acc[4]),
-            "negative": int(acc[5]),
-            "scored_vader": int(acc[6]),
-            "scored_fandom": int(acc[7]),
-            "scored_emoji": int(acc[8]),
+            **{
+                name: float(value) if name == "sentiment_sum" else int(value)
+                for name, value in zip(COUNTERS, acc, strict=True)
+            },
         }
-        for (topic_id, bucket), acc in sorted(increments.items())
+        for (topic_id, bucket), acc in sorted(rows.items())
     ]
     statement = _insert(session, table)
     excluded = statement.excluded
@@ -485,19 +517,36 @@ def _add_to_timeline(session: Session, increments: dict[tuple[int, datetime], li
         statement.on_conflict_do_update(
             index_elements=["topic_id", "bucket_start"],
             set_={
-                "count": table.c.count + excluded.count,
-                "sentiment_sum": table.c.sentiment_sum + excluded.sentiment_sum,
-                "scored": table.c.scored + excluded.scored,
-                "positive": table.c.positive + excluded.positive,
-                "neutral": table.c.neutral + excluded.neutral,
-                "negative": table.c.negative + excluded.negative,
-                "scored_vader": table.c.scored_vader + excluded.scored_vader,
-                "scored_fandom": table.c.scored_fandom + excluded.scored_fandom,
-                "scored_emoji": table.c.scored_emoji + excluded.scored_emoji,
+                name: (table.c[name] + excluded[name]) if add else excluded[name]
+                for name in COUNTERS
             },
         ),
-        rows,
+        parameters,
     )
+
+
+def refresh_hours(session: Session, topic_id: int, buckets: Iterable[datetime]) -> int:
+    """Recompute the hourly rollup of the hours holding `buckets` from the stored buckets
+    (after their counters were rewritten, as rescore does); return how many hours."""
+    hours = sorted({bucket_start(bucket, HOUR) for bucket in buckets})
+    sums: dict[tuple[int, datetime], list[float]] = {}
+    for chunk in _chunks(hours):
+        wanted = set(chunk)
+        rows = session.execute(
+            select(TimelineBucket.bucket_start, *(TimelineBucket.__table__.c[n] for n in COUNTERS))
+            .where(TimelineBucket.topic_id == topic_id)
+            .where(TimelineBucket.bucket_start >= chunk[0])
+            .where(TimelineBucket.bucket_start < chunk[-1] + HOUR)
+        )
+        for start, *counters in rows:
+            hour = bucket_start(start, HOUR)
+            if hour not in wanted:
+                continue
+            total = sums.setdefault((topic_id, hour), [0] * len(COUNTERS))
+            for index, value in enumerate(counters):
+                total[index] += value
+    _upsert_counters(session, TimelineHour.__table__, sums, add=False)
+    return len(sums)
 
 
 def record_poll_success(
@@ -617,33 +666,32 @@ def record_poll_failure(
 
 
 def load_buckets(
-    session: Session, topic_id: int, *, start: datetime, end: datetime
+    session: Session, topic_id: int, *, start: datetime, end: datetime, hourly: bool = False
 ) -> list[BucketCount]:
-    """Return the stored buckets of a topic with start <= bucket < end, in time order."""
+    """Return the stored buckets of a topic with start <= bucket < end, in time order; with
+    `hourly`, the hourly rollup instead (each hour: the stored buckets starting in it)."""
+    rows = load_counters(session, topic_id, start=start, end=end, hourly=hourly)
+    return [BucketCount(row[0].replace(tzinfo=UTC), *row[1:]) for row in rows]
+
+
+def load_counters(
+    session: Session, topic_id: int, *, start: datetime, end: datetime, hourly: bool = False
+) -> list[Row[Any]]:
+    """Return what load_buckets does as plain (bucket start as naive UTC, *COUNTERS) rows:
+    cheaper than BucketCounts with aware starts when there are thousands (a year of hours)."""
+    table = (TimelineHour if hourly else TimelineBucket).__table__
+    # The column read as a plain DateTime: the stored naive UTC value, no conversion per row.
+    stored_start = type_coerce(table.c.bucket_start, DateTime())
     rows = session.execute(
-        select(TimelineBucket)
+        select(stored_start, *(table.c[name] for name in COUNTERS))
         .where(
-            TimelineBucket.topic_id == topic_id,
-            TimelineBucket.bucket_start >= start,
-            TimelineBucket.bucket_start < end,
+            table.c.topic_id == topic_id,
+            table.c.bucket_start >= start,
+            table.c.bucket_start < end,
         )
-        .order_by(TimelineBucket.bucket_start)
-    ).scalars()
-    return [
-        BucketCount(
-            start=row.bucket_start,
-            count=row.count,
-            sentiment_sum=row.sentiment_sum,
-            scored=row.scored,
-            positive=row.positive,
-            neutral=row.neutral,
-            negative=row.negative,
-            scored_vader=row.scored_vader,
-            scored_fandom=row.scored_fandom,
-            scored_emoji=row.scored_emoji,
-        )
-        for row in rows
-    ]
+        .order_by(table.c.bucket_start)
+    )
+    return list(rows.all())  # Rows are tuples by position: no copy needed
 
 
 def first_bucket(session: Session, topic_id: int) -> datetime | None:
@@ -784,7 +832,8 @@ def update_mention_scores(session: Session, scores: Sequence[tuple[int, Scored]]
 
 def recompute_bucket_sentiment(session: Session, topic_id: int, buckets: Iterable[datetime]) -> int:
     """Recompute the sentiment counters of the given buckets of a topic from their mention rows
-    (mention counts are left as they are); return how many buckets were updated."""
+    (mention counts are left as they are), and their hours in the hourly rollup; return how
+    many buckets were updated."""
     updated = 0
     starts = sorted(set(buckets))
     scored = MentionRow.compound.is_not(None)
@@ -827,6 +876,7 @@ def recompute_bucket_sentiment(session: Session, topic_id: int, buckets: Iterabl
                 )
             )
             updated += 1
+    refresh_hours(session, topic_id, starts)
     return updated
 
 

@@ -149,6 +149,27 @@ class TimelineBucket(Base):
     scored_emoji: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+class TimelineHour(Base):
+    """The timeline summed per hour: the stored buckets whose start falls in the hour, updated
+    in the same transaction, so a year at 1 h reads 8,760 rows instead of 105,120."""
+
+    __tablename__ = "timeline_hourly"
+
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
+    )
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    sentiment_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    scored: Mapped[int] = mapped_column(Integer, default=0)
+    positive: Mapped[int] = mapped_column(Integer, default=0)
+    neutral: Mapped[int] = mapped_column(Integer, default=0)
+    negative: Mapped[int] = mapped_column(Integer, default=0)
+    scored_vader: Mapped[int] = mapped_column(Integer, default=0)
+    scored_fandom: Mapped[int] = mapped_column(Integer, default=0)
+    scored_emoji: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class AlertRow(Base):
     """One alert episode: opened on its first anomalous bucket, updated, then resolved."""
 
