@@ -1,4 +1,4 @@
-"""Detection run cost (issue 7, benchmark 3): 100 topics with a year of 5-minute buckets in
+"""Detection run cost: 100 topics with a year of 5-minute buckets in
 PostgreSQL; time per beat run (`pipeline.detect_spikes`), per topic, for the first (cold)
 run and in steady state, with no stored mentions and with a million of them.
 
