@@ -51,6 +51,7 @@ from monitor.storage.tables import (
 from monitor.timeline import bucket_start
 
 _CHUNK = 400  # rows per INSERT; far below SQLite's bound-parameter limit
+_JSON_CHUNK = 500  # rows per JSON document of a PostgreSQL insert
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,20 +117,25 @@ def _insert_returning(
     names = list(rows[0])
     json_columns = {name for name in names if isinstance(table.c[name].type, JSON)}
     new_rows = (
-        func.json_to_recordset(
-            cast(bindparam("new_rows", _json_rows(rows, json_columns), type_=Text), JSON)
-        )
+        func.json_to_recordset(cast(bindparam("new_rows", type_=Text), JSON))
         .table_valued(*(column(name, _recordset_type(table.c[name].type)) for name in names))
         .render_derived(name="new_rows", with_types=True)
     )
     values = [
         cast(new_rows.c[name], JSON) if name in json_columns else new_rows.c[name] for name in names
     ]
-    return session.execute(
+    insert = (
         statement.from_select(names, select(*values))
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(*returning)
     )
+    # A document per chunk: a poll of thousands of posts with their raw statuses never
+    # holds them all as one more string.
+    inserted: list[Any] = []
+    for chunk in _chunks(rows, _JSON_CHUNK):
+        document = _json_rows(chunk, json_columns)
+        inserted += session.execute(insert, {"new_rows": document}).all()
+    return inserted
 
 
 def _recordset_type(type_: Any) -> Any:

@@ -106,3 +106,36 @@ def test_four_concurrent_writers_store_each_post_once(database_url: str) -> None
         assert sums[1] == mention_sums[1]
         assert sums[0] == pytest.approx(mention_sums[0], abs=1e-9)
     engine.dispose()
+
+
+def test_a_batch_larger_than_one_insert_document_stores_every_post_once(
+    database_url: str,
+) -> None:
+    """1,234 posts in one call cross several insert chunks (PostgreSQL sends a JSON document
+    per 500 rows); storing them again, in another order, adds nothing."""
+    config = load_config(REPO / "config" / "monitor.toml")
+    matched = match_and_score(posts(1234), Matcher.compile(config.topics))
+    engine = make_engine(database_url)
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+    with session_scope(sessions) as session:
+        sync_config(session, config)
+    for batch in (matched, list(reversed(matched))):
+        with session_scope(sessions) as session:
+            stored = store_matched_posts(
+                session,
+                feed_id=None,
+                matched=batch,
+                bucket_width=timedelta(minutes=5),
+                fetched_at=START,
+            )
+        if batch is matched:
+            assert stored.new_posts == 1234
+        else:
+            assert (stored.new_posts, stored.new_mentions) == (0, 0)
+    mentions = sum(len(item.topics) for item in matched)
+    with session_scope(sessions) as session:
+        assert session.scalar(select(func.count(PostRow.id))) == 1234
+        assert session.scalar(select(func.count(MentionRow.id))) == mentions
+        assert session.scalar(select(func.sum(TimelineBucket.count))) == mentions
+    engine.dispose()
