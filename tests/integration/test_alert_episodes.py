@@ -176,19 +176,26 @@ def calendar(action: str) -> str:
     )
 
 
-@pytest.mark.parametrize("action", ["annotate", "suppress"])
-def test_an_expected_event_annotates_or_suppresses_the_alert(
-    tmp_path: Path, sqlite_url: str, action: str
-) -> None:
+def burst_with_calendar(tmp_path: Path, sqlite_url: str, action: str) -> tuple[Path, Runtime]:
+    """Store six calm hours and a burst during the calendar's event; return the config path
+    and the runtime (the caller closes it)."""
     config = write_config(tmp_path / "monitor.toml", feeds=[], extra=calendar(action))
     settings = make_settings(tmp_path, config, sqlite_url)
     engine = make_engine(sqlite_url)
     upgrade(engine)
     engine.dispose()
     runtime = Runtime.start(settings)
+    store(runtime, calm_posts(BURST - timedelta(hours=6), BURST), now=BURST)
+    store(runtime, [*burst_posts(), *calm_posts(BURST, BURST + WIDTH)], now=BURST + WIDTH)
+    return config, runtime
+
+
+@pytest.mark.parametrize("action", ["annotate", "suppress"])
+def test_an_expected_event_annotates_or_suppresses_the_alert(
+    tmp_path: Path, sqlite_url: str, action: str
+) -> None:
+    _, runtime = burst_with_calendar(tmp_path, sqlite_url, action)
     try:
-        store(runtime, calm_posts(BURST - timedelta(hours=6), BURST), now=BURST)
-        store(runtime, [*burst_posts(), *calm_posts(BURST, BURST + WIDTH)], now=BURST + WIDTH)
         changes = pipeline.detect_spikes(runtime, now=BURST + WIDTH + timedelta(seconds=20))
         with session_scope(runtime.sessions) as session:
             rows = list(session.scalars(select(AlertRow)))
@@ -320,15 +327,8 @@ def test_sentiment_turning_sour_opens_its_own_alert(tmp_path: Path, sqlite_url: 
 def test_the_backtest_of_a_stored_topic_applies_the_calendar(
     tmp_path: Path, sqlite_url: str, action: str
 ) -> None:
-    config = write_config(tmp_path / "monitor.toml", feeds=[], extra=calendar(action))
-    settings = make_settings(tmp_path, config, sqlite_url)
-    engine = make_engine(sqlite_url)
-    upgrade(engine)
-    engine.dispose()
-    runtime = Runtime.start(settings)
+    config, runtime = burst_with_calendar(tmp_path, sqlite_url, action)
     try:
-        store(runtime, calm_posts(BURST - timedelta(hours=6), BURST), now=BURST)
-        store(runtime, [*burst_posts(), *calm_posts(BURST, BURST + WIDTH)], now=BURST + WIDTH)
         store(runtime, calm_posts(BURST + WIDTH, BURST + 4 * WIDTH), now=BURST + 4 * WIDTH)
     finally:
         runtime.close()
