@@ -29,6 +29,7 @@ from monitor.sources.jsonapi import (
     count,
     expect,
     get_request,
+    load_document,
     load_json,
     options_of,
     parse_time,
@@ -170,13 +171,7 @@ class BlueskySearchSource:
         headers: Mapping[str, str] | None = None,
     ) -> Page:
         """Return the hits of one search page; the cursor is the newest post time seen."""
-        data = expect(
-            load_json(body, source="bluesky", url=url),
-            dict,
-            what="response",
-            source="bluesky",
-            url=url,
-        )
+        data = load_document(body, dict, what="response", source="bluesky", url=url)
         hits = expect(data.get("posts"), list, what="posts", source="bluesky", url=url)
         state = state or FeedState(url=url)
         stored_time = parse_time(state.cursor)

@@ -33,6 +33,14 @@ def expect(value: Any, kind: type | tuple[type, ...], *, what: str, source: str,
     return value
 
 
+def load_document(
+    body: bytes, kind: type | tuple[type, ...], *, what: str, source: str, url: str
+) -> Any:
+    """Return the decoded JSON document if its top level has the expected type; ParseError
+    (not JSON, or the wrong shape) otherwise."""
+    return expect(load_json(body, source=source, url=url), kind, what=what, source=source, url=url)
+
+
 def parse_time(value: Any) -> datetime | None:
     """Return an aware UTC datetime from an ISO 8601 string or Unix seconds, or None."""
     if isinstance(value, bool) or value is None:

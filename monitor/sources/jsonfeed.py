@@ -16,7 +16,13 @@ import httpx
 from monitor.errors import ParseError
 from monitor.model import Post
 from monitor.sources.base import FeedState, Page
-from monitor.sources.jsonapi import expect, get_request, load_json, post_time, text_of
+from monitor.sources.jsonapi import (
+    expect,
+    get_request,
+    load_document,
+    post_time,
+    text_of,
+)
 from monitor.text import clean_text, html_to_text
 
 _GLOBAL_ID_PREFIXES = ("http://", "https://", "tag:", "urn:", "at://")
@@ -56,13 +62,7 @@ class JsonFeedSource:
         headers: Mapping[str, str] | None = None,
     ) -> Page:
         """Return the items of a JSON Feed as posts; ParseError if it is not one."""
-        feed = expect(
-            load_json(body, source="jsonfeed", url=url),
-            dict,
-            what="document",
-            source="jsonfeed",
-            url=url,
-        )
+        feed = load_document(body, dict, what="document", source="jsonfeed", url=url)
         version = text_of(feed.get("version"))
         if not version.startswith("https://jsonfeed.org/version/"):
             raise ParseError(f"jsonfeed: not a JSON Feed (no version): {url}")

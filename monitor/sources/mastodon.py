@@ -28,9 +28,8 @@ from monitor.sources.base import FeedState, Page
 from monitor.sources.jsonapi import (
     bearer,
     count,
-    expect,
     get_request,
-    load_json,
+    load_document,
     post_time,
     text_of,
 )
@@ -107,13 +106,7 @@ class MastodonSource:
         headers: Mapping[str, str] | None = None,
     ) -> Page:
         """Return the statuses of one timeline page, with the newest id as the cursor."""
-        statuses = expect(
-            load_json(body, source="mastodon", url=url),
-            list,
-            what="timeline",
-            source="mastodon",
-            url=url,
-        )
+        statuses = load_document(body, list, what="timeline", source="mastodon", url=url)
         state = state or FeedState(url=url)
         anonymous = not state.secrets.get("token")
         if not statuses and anonymous and state.cursor is None and state.page is None:

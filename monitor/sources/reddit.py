@@ -29,6 +29,7 @@ from monitor.sources.jsonapi import (
     count,
     expect,
     get_request,
+    load_document,
     load_json,
     options_of,
     post_time,
@@ -119,13 +120,7 @@ class RedditSource:
         headers: Mapping[str, str] | None = None,
     ) -> Page:
         """Return the posts and comments of one Listing, newest fullname as the cursor."""
-        listing = expect(
-            load_json(body, source="reddit", url=url),
-            dict,
-            what="listing",
-            source="reddit",
-            url=url,
-        )
+        listing = load_document(body, dict, what="listing", source="reddit", url=url)
         data = expect(listing.get("data"), dict, what="listing.data", source="reddit", url=url)
         children = expect(data.get("children"), list, what="children", source="reddit", url=url)
         state = state or FeedState(url=url)

@@ -26,7 +26,7 @@ from monitor.sources.jsonapi import (
     count,
     expect,
     get_request,
-    load_json,
+    load_document,
     options_of,
     post_time,
     text_of,
@@ -71,9 +71,7 @@ class XSearchSource:
         headers: Mapping[str, str] | None = None,
     ) -> Page:
         """Return the tweets of one page; the first page's `newest_id` is the cursor."""
-        data = expect(
-            load_json(body, source="x", url=url), dict, what="response", source="x", url=url
-        )
+        data = load_document(body, dict, what="response", source="x", url=url)
         tweets = expect(data.get("data", []), list, what="data", source="x", url=url)
         meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
         includes: Any = data.get("includes") if isinstance(data.get("includes"), dict) else {}

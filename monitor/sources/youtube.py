@@ -27,7 +27,7 @@ from monitor.sources.jsonapi import (
     count,
     expect,
     get_request,
-    load_json,
+    load_document,
     options_of,
     parse_time,
     post_time,
@@ -40,9 +40,7 @@ DEFAULT_API = "https://www.googleapis.com/youtube/v3"
 
 def _parse_statistics(body: bytes, *, url: str) -> dict[str, int | None]:
     """Return the view/like/comment counts of a `videos.list?part=statistics` response."""
-    data = expect(
-        load_json(body, source="youtube", url=url), dict, what="response", source="youtube", url=url
-    )
+    data = load_document(body, dict, what="response", source="youtube", url=url)
     items = expect(data.get("items"), list, what="items", source="youtube", url=url)
     stats = items[0].get("statistics") if items and isinstance(items[0], dict) else None
     stats = stats if isinstance(stats, dict) else {}
@@ -104,13 +102,7 @@ class YouTubeCommentsSource:
         headers: Mapping[str, str] | None = None,
     ) -> Page:
         """Return the top-level comments of one page; the cursor is the newest comment time."""
-        data = expect(
-            load_json(body, source="youtube", url=url),
-            dict,
-            what="response",
-            source="youtube",
-            url=url,
-        )
+        data = load_document(body, dict, what="response", source="youtube", url=url)
         items = expect(data.get("items"), list, what="items", source="youtube", url=url)
         state = state or FeedState(url=url)
         stored_time = parse_time(state.cursor)
