@@ -128,10 +128,8 @@ class MentionRow(Base):
     method: Mapped[str | None] = mapped_column(String(16))
 
 
-class TimelineBucket(Base):
-    """Per topic and bucket: the counters, updated in the transaction that stores new mentions."""
-
-    __tablename__ = "timeline_buckets"
+class TimelineCounters:
+    """The counters of one topic in one period, kept by the timeline tables."""
 
     topic_id: Mapped[int] = mapped_column(
         ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
@@ -149,25 +147,17 @@ class TimelineBucket(Base):
     scored_emoji: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
-class TimelineHour(Base):
+class TimelineBucket(TimelineCounters, Base):
+    """Per topic and bucket: the counters, updated in the transaction that stores new mentions."""
+
+    __tablename__ = "timeline_buckets"
+
+
+class TimelineHour(TimelineCounters, Base):
     """The timeline summed per hour: the stored buckets whose start falls in the hour, updated
     in the same transaction, so a year at 1 h reads 8,760 rows instead of 105,120."""
 
     __tablename__ = "timeline_hourly"
-
-    topic_id: Mapped[int] = mapped_column(
-        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
-    )
-    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
-    count: Mapped[int] = mapped_column(Integer, default=0)
-    sentiment_sum: Mapped[float] = mapped_column(Float, default=0.0)
-    scored: Mapped[int] = mapped_column(Integer, default=0)
-    positive: Mapped[int] = mapped_column(Integer, default=0)
-    neutral: Mapped[int] = mapped_column(Integer, default=0)
-    negative: Mapped[int] = mapped_column(Integer, default=0)
-    scored_vader: Mapped[int] = mapped_column(Integer, default=0)
-    scored_fandom: Mapped[int] = mapped_column(Integer, default=0)
-    scored_emoji: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AlertRow(Base):
