@@ -35,11 +35,10 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
+from benchmarks.support import migrated_runtime  # noqa: E402
 from monitor import pipeline  # noqa: E402
 from monitor.runtime import Runtime  # noqa: E402
-from monitor.settings import load_settings  # noqa: E402
-from monitor.storage.engine import make_engine, session_scope  # noqa: E402
-from monitor.storage.migrate import upgrade  # noqa: E402
+from monitor.storage.engine import session_scope  # noqa: E402
 
 WIDTH = timedelta(minutes=5)
 END = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)  # the first run's filling bucket
@@ -122,19 +121,7 @@ def main() -> None:
     url = f"{base}/{name}"
     try:
         with tempfile.TemporaryDirectory() as folder:
-            root = Path(folder)
-            (root / "monitor.toml").write_text(config_text(args.topics))
-            engine = make_engine(url)
-            upgrade(engine)
-            engine.dispose()
-            settings = load_settings(
-                {
-                    "MONITOR_CONFIG": str(root / "monitor.toml"),
-                    "MONITOR_DATA_DIR": str(root),
-                    "MONITOR_DATABASE_URL": url,
-                }
-            )
-            runtime = Runtime.start(settings)
+            runtime = migrated_runtime(config_text(args.topics), url, Path(folder))
             try:
                 rows = measure(runtime, args)
             finally:

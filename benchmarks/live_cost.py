@@ -21,13 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.support import migrated_runtime
 from monitor import pipeline
 from monitor.model import Post
-from monitor.runtime import Runtime
-from monitor.settings import load_settings
 from monitor.storage import queries
-from monitor.storage.engine import make_engine, session_scope
-from monitor.storage.migrate import upgrade
+from monitor.storage.engine import session_scope
 
 CONFIG = """
 [detection]
@@ -45,19 +43,7 @@ def run_case(mentions: int, days: float) -> tuple[float, float]:
     and the median of the next 9."""
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        (root / "monitor.toml").write_text(CONFIG)
-        url = f"sqlite:///{root / 'monitor.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        settings = load_settings(
-            {
-                "MONITOR_CONFIG": str(root / "monitor.toml"),
-                "MONITOR_DATA_DIR": str(root),
-                "MONITOR_DATABASE_URL": url,
-            }
-        )
-        runtime = Runtime.start(settings)
+        runtime = migrated_runtime(CONFIG, f"sqlite:///{root / 'monitor.db'}", root)
         try:
             span = timedelta(days=days)
             step = span / mentions
