@@ -101,6 +101,7 @@ def judge_topics(
                 width=width,
                 resolved_bucket=resolved[0] if resolved else None,
                 resolved_severity=_level(resolved[1]) if resolved else 0,
+                resolved_peak=resolved[2] if resolved else None,
             )
             if change is not None and change.verdict is not None:
                 pending.append((job, change))

@@ -144,6 +144,19 @@ class EpisodeState:
     resolved_bucket: datetime | None = None
     severity: int = 0
     resolved_severity: int = 0  # of the episode the cooldown follows
+    peak: int = 0  # the open episode's highest count so far
+    resolved_peak: int | None = None  # the highest count of the episode the cooldown follows
+
+
+def tops_last_episode(
+    verdict: Verdict, level: int, resolved_severity: int, resolved_peak: int | None
+) -> bool:
+    """Return True when an anomalous bucket in a cooldown is a bigger event than the episode
+    the cooldown follows: of a higher severity, or above that episode's peak count. A
+    cooldown holds back repeats of a burst, never the news that it grew."""
+    return level > resolved_severity or (
+        resolved_peak is not None and verdict.observed > resolved_peak
+    )
 
 
 def step_episode(
@@ -151,7 +164,8 @@ def step_episode(
 ) -> tuple[EpisodeState, str | None]:
     """Return the next state and the action on this bucket: "open", "escalate" (anomalous
     and of a higher severity than before), "update" (anomalous or still elevated), "hold"
-    (calm, not yet resolved), "resolve", "suppressed" (anomalous in the cooldown) or None."""
+    (calm, not yet resolved), "resolve", "suppressed" (anomalous in the cooldown, and no
+    bigger than the episode before) or None."""
     level = severity_level(verdict) if verdict.anomalous else 0
     if state.open_since is None:
         if not verdict.anomalous:
@@ -160,24 +174,45 @@ def step_episode(
             state.resolved_bucket is not None
             and verdict.bucket_start - state.resolved_bucket
             < timedelta(minutes=policy.cooldown_minutes)
-            and (policy.single_bucket or level <= state.resolved_severity)
+            and (
+                policy.single_bucket
+                or not tops_last_episode(
+                    verdict, level, state.resolved_severity, state.resolved_peak
+                )
+            )
         ):
             return state, "suppressed"
         if policy.single_bucket:
             return EpisodeState(resolved_bucket=verdict.bucket_start), "open"
-        return EpisodeState(open_since=verdict.bucket_start, severity=level), "open"
+        return (
+            EpisodeState(open_since=verdict.bucket_start, severity=level, peak=verdict.observed),
+            "open",
+        )
     if level > state.severity:
-        return EpisodeState(open_since=state.open_since, severity=level), "escalate"
+        peak = max(state.peak, verdict.observed)
+        return EpisodeState(open_since=state.open_since, severity=level, peak=peak), "escalate"
     if verdict.anomalous or verdict.score <= policy.calm_p_value:
-        return EpisodeState(open_since=state.open_since, severity=state.severity), "update"
+        peak = max(state.peak, verdict.observed)
+        return EpisodeState(open_since=state.open_since, severity=state.severity, peak=peak), (
+            "update"
+        )
     calm = state.calm_buckets + 1
     if calm >= policy.resolve_after_buckets:
         return (
-            EpisodeState(resolved_bucket=verdict.bucket_start, resolved_severity=state.severity),
+            EpisodeState(
+                resolved_bucket=verdict.bucket_start,
+                resolved_severity=state.severity,
+                resolved_peak=state.peak,
+            ),
             "resolve",
         )
     return (
-        EpisodeState(open_since=state.open_since, calm_buckets=calm, severity=state.severity),
+        EpisodeState(
+            open_since=state.open_since,
+            calm_buckets=calm,
+            severity=state.severity,
+            peak=state.peak,
+        ),
         "hold",
     )
 
@@ -190,6 +225,7 @@ def decide_alert(
     width: timedelta,
     resolved_bucket: datetime | None,
     resolved_severity: int = 0,
+    resolved_peak: int | None = None,
 ) -> EpisodeChange | None:
     """Return the change to a topic's alert of one kind given the latest verdicts (the last
     complete bucket and the one filling), or None. The live counterpart of `step_episode`:
@@ -202,7 +238,9 @@ def decide_alert(
         if (
             resolved_bucket is not None
             and first.bucket_start - resolved_bucket < timedelta(minutes=policy.cooldown_minutes)
-            and severity_level(first) <= resolved_severity
+            and not tops_last_episode(
+                first, severity_level(first), resolved_severity, resolved_peak
+            )
         ):
             return None  # in the cooldown after the last episode, and no bigger than it
         return EpisodeChange("open", first)

@@ -6,8 +6,9 @@ For the bucket being judged it looks only at buckets before it (causal):
   around the same clock time): their median is the seasonal expectation, so a daily peak
   that happens every day is expected, and a past spike (one value among dozens) does not
   move it;
-* the last `level_minutes` against the same minutes on the previous days: their ratio of
-  medians scales the expectation, so a busier-than-usual week or weekend is followed;
+* the last `level_minutes` (a day) against the same minutes on the previous days: their
+  ratio of medians scales the expectation, so a busier-than-usual week or weekend is
+  followed, while a burst of a few hours is not absorbed into its own baseline;
 * the spread of the same-slot values after removing each day's level: the extra-Poisson
   dispersion of a negative binomial, so a noisy topic needs a larger jump than a calm one,
   and a topic with 0-2 posts per bucket is judged by count probabilities, not a z-score.
@@ -21,10 +22,13 @@ far, not bucket by bucket.
 
 Real mention series are burstier than any fitted count model: a busy topic has a few
 "impossible" buckets every day (a retweet cascade, a bot). So a candidate is anomalous only
-when it is also more surprising than the `calibration_rank`-th most surprising bucket of
+when it is also more surprising than the `calibration_rank`-th most surprising burst of
 the previous `calibration_days` days: the topic's own record of ordinary bursts sets the bar.
-Taking the second rather than the largest keeps one past spike from raising the bar for a
-week.
+A burst is a stretch of consecutive buckets beyond the alert threshold, counted once (one
+spike lasting an hour is one burst, not twelve). Taking the second rather than the largest
+keeps one past spike from raising the bar for two weeks. If a topic's bursts do not change
+in kind, a new one tops the second largest of the last n with probability 2/(n+1): such a
+topic alerts about twice per `calibration_days`, once a week with the defaults.
 
 Warm-up: no verdict is anomalous before `warmup_minutes` of known history exist. Until a
 full day of history exists there is no same-time-of-day value yet, so the expectation is the
@@ -60,8 +64,11 @@ class SeasonalDetector:
     kind: ClassVar[str] = "seasonal"
     days: int = 7
     slot_minutes: int = 60
-    level_minutes: int = 60
-    sustain_buckets: int = 6
+    # A day: long enough that a burst of a few hours barely moves the level it is judged
+    # against (an hour let a raised level become its own baseline within the hour).
+    level_minutes: int = 1440
+    # An hour of buckets at 5 minutes: raised levels are judged over up to an hour.
+    sustain_buckets: int = 12
     # Score a raised level by its most surprising run of 2..sustain_buckets raised buckets
     # (the episode so far), not only by the whole window (see `_sustained`).
     sustain_scan: bool = True
@@ -73,7 +80,10 @@ class SeasonalDetector:
     min_ratio: float = 1.5
     min_dispersion: float = 0.01
     warmup_minutes: int = 180
-    calibration_days: int = 7
+    # A topic whose bursts do not change in kind alerts about calibration_rank times per
+    # calibration_days (a new burst tops the rank-th largest of the last ones with that
+    # probability): about once a week with these.
+    calibration_days: int = 14
     calibration_rank: int = 2
     direction: str = "up"
 
@@ -91,7 +101,13 @@ class SeasonalDetector:
 
     def _baseline_buckets(self, width: timedelta) -> int:
         per_day = max(1, round(DAY / width))
-        return self.days * per_day + self._half_slot(width) + 1
+        # The oldest day's slot, and the level windows before it (see `baseline`).
+        reach = max(self._half_slot(width), self._level_buckets(width) + self._window(width) - 1)
+        return self.days * per_day + reach + 1
+
+    def _level_buckets(self, width: timedelta) -> int:
+        # A level read from fewer than three buckets is mostly noise.
+        return max(3, round(timedelta(minutes=self.level_minutes) / width))
 
     def _calibration_buckets(self, width: timedelta) -> int:
         return self.calibration_days * max(1, round(DAY / width))
@@ -107,8 +123,7 @@ class SeasonalDetector:
         when there is not enough known history."""
         per_day = max(1, round(DAY / width))
         half = self._half_slot(width)
-        # A level read from fewer than three buckets is mostly noise.
-        level_n = max(3, round(timedelta(minutes=self.level_minutes) / width))
+        level_n = self._level_buckets(width)
         # For the sustained test the level is read before the window it sums over, so a
         # raised level is judged against the level it rose from, not against itself.
         lag = max(0, self._window(width) - 1)
@@ -132,14 +147,11 @@ class SeasonalDetector:
             day_level = max(_MIN_LEVEL, median(values))
             day_levels.append(day_level)
             normalized.extend(v / day_level for v in values)
-            past_level_values.extend(
-                v for v in history[max(0, centre - level_n) : centre] if v is not None
-            )
-            lagged_level_values.extend(
-                v
-                for v in history[max(0, centre - lag - level_n) : max(0, centre - lag)]
-                if v is not None
-            )
+            # A past day's level counts only when its whole window is in the history: a
+            # window cut short at the start would cover other hours of the day.
+            if centre - lag - level_n >= 0:
+                past_level_values.extend(_known(history[centre - level_n : centre]))
+                lagged_level_values.extend(_known(history[centre - lag - level_n : centre - lag]))
         if used_days == 0:
             known = [float(v) for v in history if v is not None]
             if len(known) * width < timedelta(minutes=self.warmup_minutes):
@@ -161,6 +173,10 @@ class SeasonalDetector:
         spread = 1.4826 * mad(normalized, centre_norm)
         typical_level = median(day_levels)
         dispersion = max(self.min_dispersion, spread**2 - 1.0 / typical_level)
+        # The expectation is itself estimated: the median of k Poisson counts around mu has a
+        # relative variance of about pi / (2 k mu). With few same-slot values (hourly buckets,
+        # a few days of history) that uncertainty widens the tail; with dozens it vanishes.
+        dispersion += math.pi / (2.0 * len(slot_values) * max(_MIN_LEVEL, seasonal))
         return expected, dispersion, used_days, seasonal, lagged
 
     @staticmethod
@@ -240,9 +256,11 @@ class SeasonalDetector:
         self, verdict: Verdict, past_surprise: Sequence[float], bucket_start: datetime
     ) -> Verdict:
         anomalous = verdict.anomalous
-        if anomalous and len(past_surprise) >= self.calibration_rank:
-            bar = heapq.nlargest(self.calibration_rank, past_surprise)[-1]
-            anomalous = verdict.log_surprise > bar
+        if anomalous:
+            bursts = burst_surprises(past_surprise, -math.log10(self.max_p_value))
+            if len(bursts) >= self.calibration_rank:
+                bar = heapq.nlargest(self.calibration_rank, bursts)[-1]
+                anomalous = verdict.log_surprise > bar
         return replace(verdict, bucket_start=bucket_start, anomalous=anomalous)
 
     def candidate(
@@ -373,6 +391,33 @@ class SeasonalDetector:
         if self.direction == "down":
             return expected - observed >= self.min_excess and observed * self.min_ratio <= expected
         return observed - expected >= self.min_excess and observed >= self.min_ratio * expected
+
+
+def _known(values: list[int | None]) -> list[int | None]:
+    """Return `values` without its unknown (None) entries; the slice itself when it has none,
+    the common case (a day-long level window is a few hundred buckets, read per verdict)."""
+    if None not in values:
+        return values
+    return [v for v in values if v is not None]
+
+
+def burst_surprises(surprise: Sequence[float], floor: float) -> list[float]:
+    """Return the surprise of each burst in a run of buckets: a burst is a stretch of
+    consecutive buckets at least `floor` surprising, counted once by its most surprising
+    bucket (so one hours-long spike is one burst, not dozens); other buckets count alone."""
+    bursts: list[float] = []
+    peak: float | None = None
+    for value in surprise:
+        if value >= floor:
+            peak = value if peak is None or value > peak else peak
+            continue
+        if peak is not None:
+            bursts.append(peak)
+            peak = None
+        bursts.append(value)
+    if peak is not None:
+        bursts.append(peak)
+    return bursts
 
 
 def score_of(tail: float, max_p_value: float) -> float:

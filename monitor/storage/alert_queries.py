@@ -23,11 +23,13 @@ from monitor.storage.tables import (
 from monitor.timeline import bucket_start
 
 
-def last_resolved(session: Session, topic_id: int, kind: str) -> tuple[datetime, str] | None:
-    """Return the bucket on which the topic's latest resolved episode of `kind` ended, and
-    its severity; None if there is none."""
+def last_resolved(session: Session, topic_id: int, kind: str) -> tuple[datetime, str, int] | None:
+    """Return the bucket on which the topic's latest resolved episode of `kind` ended, its
+    severity and its peak count; None if there is none."""
     row = session.execute(
-        select(AlertRow.resolved_bucket, AlertRow.last_bucket, AlertRow.severity)
+        select(
+            AlertRow.resolved_bucket, AlertRow.last_bucket, AlertRow.severity, AlertRow.peak_count
+        )
         .where(AlertRow.topic_id == topic_id, AlertRow.kind == kind)
         .where(AlertRow.resolved_at.is_not(None))
         .order_by(AlertRow.opened_bucket.desc())
@@ -35,7 +37,7 @@ def last_resolved(session: Session, topic_id: int, kind: str) -> tuple[datetime,
     ).first()
     if row is None:
         return None
-    return (row[0] or row[1], row[2])
+    return (row[0] or row[1], row[2], row[3])
 
 
 def posts_between(

@@ -11,7 +11,8 @@ from monitor.detectors.seasonal import SeasonalDetector
 
 WIDTH = timedelta(minutes=5)
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-DETECTOR = SeasonalDetector(days=2, calibration_days=1)
+# A short level window keeps the full recomputation this test compares against quick.
+DETECTOR = SeasonalDetector(days=2, calibration_days=1, level_minutes=120)
 
 
 def full_verdicts(values: list[int | None], now: int, filling: int) -> list[object]:
@@ -35,9 +36,11 @@ def full_verdicts(values: list[int | None], now: int, filling: int) -> list[obje
 
 def test_incremental_verdicts_equal_evaluate_and_reuse_the_state() -> None:
     rng = random.Random(3)
-    values: list[int | None] = [rng.randint(0, 8) + (45 if i % 97 == 0 else 0) for i in range(1300)]
-    values[:30] = [None] * 30  # before the topic's first mention
     span = incremental.span_buckets(DETECTOR, WIDTH)
+    values: list[int | None] = [
+        rng.randint(0, 8) + (45 if i % 97 == 0 else 0) for i in range(span + 250)
+    ]
+    values[:30] = [None] * 30  # before the topic's first mention
     state = None
     computed_runs = []
     for now in range(span + 1, span + 250):
@@ -64,7 +67,7 @@ def test_incremental_verdicts_equal_evaluate_and_reuse_the_state() -> None:
 
 
 def test_a_state_of_other_settings_or_from_the_future_is_not_reused() -> None:
-    other = SeasonalDetector(days=2, calibration_days=1, max_p_value=1e-4)
+    other = SeasonalDetector(days=2, calibration_days=1, level_minutes=120, max_p_value=1e-4)
     assert incremental.fingerprint(other, WIDTH) != incremental.fingerprint(DETECTOR, WIDTH)
     span = incremental.span_buckets(DETECTOR, WIDTH)
     counts = [5] * (span + 1)

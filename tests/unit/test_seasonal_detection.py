@@ -11,6 +11,7 @@ import pytest
 from monitor.backtest import replay, verdicts_for
 from monitor.detectors import detector_from_preset
 from monitor.detectors.counts import nb_log10_upper, nb_lower, nb_upper, poisson_upper
+from monitor.detectors.seasonal import burst_surprises
 from monitor.episodes import (
     Episode,
     EpisodePolicy,
@@ -130,9 +131,45 @@ def test_a_raised_level_alerts_even_when_no_single_bucket_would() -> None:
     assert not any(v.anomalous for v in single_verdicts[start:])
 
 
+def test_a_raised_level_lasting_hours_is_not_absorbed_into_its_own_baseline() -> None:
+    # Three hours at twice the usual level. The level the expectation follows is read over
+    # a day, so the raised buckets stay anomalous to the end; read over an hour, the raised
+    # level became its own baseline within the hour.
+    rng = random.Random(12)
+    values = [poisson(rng, 30) for _ in range(288 * 9)]
+    start = len(values) - 36
+    values[start:] = [poisson(rng, 60) for _ in range(36)]
+    starts = starts_of(values, FIVE)
+    daily = verdicts_for(detector_from_preset(), values, starts, FIVE)
+    hourly = verdicts_for(detector_from_preset(level_minutes=60), values, starts, FIVE)
+    assert all(v.anomalous for v in daily[-24:])  # the last two hours
+    assert not any(v.anomalous for v in hourly[-12:])  # the last hour
+
+
+def test_calibration_counts_a_long_burst_once() -> None:
+    # Buckets beyond the floor in a row are one burst, kept at its most surprising bucket.
+    assert burst_surprises([1.0, 9.0, 12.0, 8.0, 2.0, 7.0, 1.0, 6.0], 6.0) == [
+        1.0,
+        12.0,
+        2.0,
+        7.0,
+        1.0,
+        6.0,
+    ]
+    # So an hour-long spike sets the bar once: a new burst must top the topic's second
+    # biggest burst, not the spike's second most surprising bucket.
+    detector = detector_from_preset()
+    past = [0.5] * 200 + [50.0] * 12 + [0.5] * 200 + [8.0] + [0.5] * 100
+    candidate = verdict(0, 40, 5, 1e-20, True)
+    assert detector._calibrated(candidate, past, T0).anomalous  # tops the 8.0 burst
+    smaller = verdict(0, 12, 5, 1e-7, True)
+    assert not detector._calibrated(smaller, past, T0).anomalous  # 7 < 8.0
+
+
 def test_a_short_raised_run_is_scored_as_one_episode() -> None:
-    # Three buckets at about 1.9x: no single one reaches the threshold, the whole 6-bucket
-    # window is never raised, but the run's cumulative excess is improbable.
+    # Three buckets at about 1.9x: no single one reaches the threshold, the whole window of
+    # the sustained test is never raised, but the run's cumulative excess is improbable
+    # from its second bucket on.
     rng = random.Random(4)
     values = [poisson(rng, 40) for _ in range(288 * 8)]
     start = len(values) - 3
@@ -141,7 +178,7 @@ def test_a_short_raised_run_is_scored_as_one_episode() -> None:
     scan = verdicts_for(detector_from_preset(), values, starts, FIVE)
     fixed = verdicts_for(detector_from_preset(sustain_scan=False), values, starts, FIVE)
     single = verdicts_for(detector_from_preset(sustain_buckets=1), values, starts, FIVE)
-    assert [v.anomalous for v in scan[start:]] == [False, False, True]
+    assert [v.anomalous for v in scan[start:]] == [False, True, True]
     assert not any(v.anomalous for v in fixed[start:] + single[start:])
     # The run only adds evidence: the scan is never less surprised than the fixed window.
     assert all(a.log_surprise >= b.log_surprise for a, b in zip(scan, fixed, strict=True))
@@ -211,8 +248,8 @@ def test_episode_opens_updates_and_resolves_after_calm_buckets() -> None:
         verdict(10, 20, 5, 1e-3, False),  # still elevated
         verdict(15, 6, 5, 0.4, False),
         verdict(20, 5, 5, 0.5, False),
-        verdict(25, 60, 5, 1e-20, True),  # in the cooldown, not bigger than before
-        verdict(30, 200, 5, 1e-40, True),  # in the cooldown but bigger: a new alert
+        verdict(25, 45, 5, 1e-20, True),  # in the cooldown, major and under the peak of 50
+        verdict(30, 55, 5, 1e-22, True),  # in the cooldown, major too, but above that peak
         verdict(35, 5, 5, 0.5, False),
         verdict(40, 5, 5, 0.5, False),
         verdict(110, 60, 5, 1e-20, True),  # after the cooldown
@@ -263,6 +300,18 @@ def test_live_decision_honours_cooldown_and_resolves_when_calm() -> None:
     # A bigger event than the one the cooldown follows is not held back.
     bigger = decide_alert(None, spike, policy, width=FIVE, resolved_bucket=T0, resolved_severity=1)
     assert bigger is not None and bigger.action == "open"
+    # So is one of the same severity that tops the last episode's peak count, not one below.
+    for last_peak, expected in ((49, "open"), (50, None)):
+        change = decide_alert(
+            None,
+            spike,
+            policy,
+            width=FIVE,
+            resolved_bucket=T0,
+            resolved_severity=2,
+            resolved_peak=last_peak,
+        )
+        assert (change.action if change else None) == expected
     opened = decide_alert(None, spike, policy, width=FIVE, resolved_bucket=T0 - HOUR)
     assert opened is not None and opened.action == "open"
     episode = Episode(T0, T0, 50, severity=2)
@@ -336,14 +385,14 @@ def test_explanation_carries_posts_mix_and_sentiment() -> None:
 def test_a_slow_climb_alerts_as_a_climb_though_no_bucket_jumps() -> None:
     rng = random.Random(8)
     width = FIVE
-    values = [poisson(rng, 30) for _ in range(288 * 3)]
-    climb_from = len(values) - 48  # four hours rising steadily from 30 to 90
+    values = [poisson(rng, 30) for _ in range(288 * 4)]
+    climb_from = len(values) - 144  # twelve hours rising steadily from 30 to 60
     for step, index in enumerate(range(climb_from, len(values))):
-        values[index] = poisson(rng, 30 + 1.25 * step)
+        values[index] = poisson(rng, 30 + 30 * step / 144)
     starts = starts_of(values, width)
-    spikes = verdicts_for(detector_from_preset(), values, starts, width)
+    one_bucket = verdicts_for(detector_from_preset(sustain_buckets=1), values, starts, width)
     climbs = verdicts_for(detector_from_preset(climb_minutes=180), values, starts, width)
-    assert not any(v.anomalous for v in spikes[climb_from:])
+    assert not any(v.anomalous for v in one_bucket[climb_from:])  # no bucket jumps
     assert any(v.anomalous for v in climbs[climb_from:])
     assert not any(v.anomalous for v in climbs[288 : climb_from - 36])  # flat: no climb
 
