@@ -10,7 +10,7 @@ Usage (from the repository root; PostgreSQL on 127.0.0.1:5432 with trust auth):
 It creates a throwaway database, generates the timeline rows with SQL (a daily rhythm with
 noise, every topic, every bucket of the year), and runs detection as beat would, with the
 default detector (`alerts = ["spike"]`). Cold: the first run, which has no stored detector
-state (it computes each topic's week of calibration records). Steady: each later run comes
+state (it computes each topic's two weeks of calibration records). Steady: each later run comes
 one bucket later, after that bucket's counts were stored for every topic (the most a run
 at least once per bucket judges); the median of `--runs`. Then it stores `--mentions` posts
 with one mention each (spread over the year and the topics), measures the steady runs again,
