@@ -111,6 +111,7 @@ def run_backtest(
         policy = EpisodePolicy(
             resolve_after_buckets=settings.resolve_after_buckets,
             cooldown_minutes=getattr(chosen, "default_cooldown_minutes", settings.cooldown_minutes),
+            surge_ratio=settings.surge_ratio,
             max_p_value=getattr(chosen, "max_p_value", 1e-6),
             single_bucket=chosen.kind in ("peak", "robust-z"),
         )

@@ -72,7 +72,7 @@ def judge_topics(
     now: datetime,
     expected_events: Sequence[ExpectedEvent] = (),
 ) -> list[tuple[TopicJob, TopicAlertOutcome]]:
-    """Judge every job's latest buckets and open, escalate, update or resolve its alert;
+    """Judge every job's latest buckets and open, escalate, surge, update or resolve its alert;
     return what changed. The verdicts and the open episodes of all jobs come from one
     transaction with a few queries for all topics; each change is then written in its own
     transaction. An expected event with action "suppress" keeps an alert from opening
@@ -88,7 +88,11 @@ def judge_topics(
             episode = None
             if row is not None:
                 episode = Episode(
-                    row.opened_bucket, row.last_bucket, row.peak_count, _level(row.severity)
+                    row.opened_bucket,
+                    row.last_bucket,
+                    row.peak_count,
+                    _level(row.severity),
+                    row.raised_count,
                 )
             resolved = None
             if episode is None and any(verdict.anomalous for verdict in judged):
@@ -380,6 +384,7 @@ def _apply(
             expected=verdict.expected,
             score=verdict.score,
             peak_count=verdict.observed,
+            raised_count=verdict.observed,
             excess_mentions=0.0,
             samples=[],
             severity=SEVERITIES[level - 1],
@@ -399,8 +404,10 @@ def _apply(
     row.last_bucket = max(row.last_bucket, verdict.bucket_start)
     if change.action == "escalate":
         row.severity = SEVERITIES[level - 1]
+    if change.action in ("escalate", "surge"):
+        row.raised_count = verdict.observed
     stronger = verdict.observed > row.peak_count if kind != "drop" else False
-    if stronger or (change.action == "escalate" and verdict.anomalous):
+    if stronger or (change.action in ("escalate", "surge") and verdict.anomalous):
         row.peak_count, row.peak_bucket = (
             max(row.peak_count, verdict.observed),
             verdict.bucket_start,

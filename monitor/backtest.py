@@ -1,11 +1,12 @@
 """Replay a series through a detector and the episode rules: what would have alerted, when.
 
-`alert` on a row is true on the bucket where an alert episode opens, and on a bucket where
-the open episode escalates to a higher severity (minor -> major -> critical): the buckets on
-which a user is told something new. The rest of an episode (anomalous or still elevated
-buckets that change nothing but its peak and excess), buckets in the cooldown after an
-episode, and calm buckets are not alert rows. This is the definition the benchmark scores
-and `monitor backtest` prints.
+`alert` on a row is true on the bucket where an alert episode opens, on a bucket where the
+open episode escalates to a higher severity (minor -> major -> critical), and on a bucket
+where it surges (an anomalous count at least `surge_ratio` times the one it last alerted
+on): the buckets on which a user is told something new. The rest of an episode (anomalous
+or still elevated buckets that change nothing but its peak and excess), buckets in the
+cooldown after an episode, and calm buckets are not alert rows. This is the definition the
+benchmark scores and `monitor backtest` prints.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from pathlib import Path
 from monitor.config import ExpectedEvent
 from monitor.detectors.base import Detector
 from monitor.detectors.seasonal import score_of
-from monitor.episodes import SEVERITIES, EpisodePolicy, EpisodeState, step_episode
+from monitor.episodes import (
+    ALERT_ACTIONS,
+    SEVERITIES,
+    EpisodePolicy,
+    EpisodeState,
+    step_episode,
+)
 from monitor.model import BucketCount, Verdict
 from monitor.timeline import as_utc, bucket_start, zero_filled
 
@@ -35,7 +42,7 @@ class BacktestRow:
     tail: float
     score: float
     alert: bool
-    action: str | None  # "open", "escalate", "update", "resolve", "suppressed" or None
+    action: str | None  # "open", "escalate", "surge", "update", "resolve", "suppressed" or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,11 +150,11 @@ def replay(
             action = "suppressed"  # live detection does not raise it: nothing changes
         else:
             state = next_state
-        alert = action in ("open", "escalate")
+        alert = action in ALERT_ACTIONS
         if action == "open":
             names = tuple(e.name for e in events if e.covers(topic, verdict.bucket_start))
             current = _Open(verdict.bucket_start, verdict, expected_events=names)
-        if current is not None and action in ("open", "escalate", "update", "hold"):
+        if current is not None and action in (*ALERT_ACTIONS, "update", "hold"):
             current.excess += max(0.0, verdict.observed - verdict.expected)
             if verdict.observed > current.peak.observed:
                 current.peak = verdict

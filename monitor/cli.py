@@ -371,8 +371,8 @@ def backtest(
     """Replay a series through the detector and the alert rules; show what would have fired.
 
     With --format jsonl, prints one JSON object per bucket: timestamp, value, expected,
-    score (0-1; 0.5 at the alert threshold), alert (true where an alert opens or escalates)
-    and event (open, escalate, update, resolve, suppressed or null)."""
+    score (0-1; 0.5 at the alert threshold), alert (true where an alert opens, escalates or
+    surges) and event (open, escalate, surge, update, resolve, suppressed or null)."""
     from monitor.alert_views import run_backtest
 
     if (input is None) == (topic is None):

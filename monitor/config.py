@@ -334,8 +334,17 @@ class DetectionConfig(_Strict):
     calibration_days: Annotated[int, Field(ge=0, le=28)] | None = None
     cooldown_minutes: Annotated[int, Field(ge=0, le=10_080)] = 720
     alerts: list[AlertKind] = Field(default_factory=lambda: ["spike"])
-    resolve_after_buckets: Annotated[int, Field(ge=1, le=1000)] = 3
+    resolve_after_buckets: Annotated[int, Field(ge=1, le=1000)] = 12
+    # 0 turns surges off; below 1 "twice the count" would fire on a smaller bucket.
+    surge_ratio: Annotated[float, Field(ge=0, le=1000)] = 2.0
     sample_posts: Annotated[int, Field(ge=0, le=50)] = 5
+
+    @field_validator("surge_ratio")
+    @classmethod
+    def _surge_ratio_off_or_above_one(cls, value: float) -> float:
+        if 0 < value <= 1:
+            raise ValueError("must be 0 (no surge alerts) or above 1")
+        return value
 
 
 class ExpectedEvent(_Strict):

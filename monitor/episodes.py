@@ -22,13 +22,14 @@ class Episode:
     last_bucket: datetime
     peak_count: int
     severity: int = 0
+    raised_count: int | None = None  # the count the episode last alerted on (open/escalate/surge)
 
 
 @dataclass(frozen=True, slots=True)
 class EpisodeChange:
     """What to do with the topic's alert: open one, extend the open one, or resolve it."""
 
-    action: Literal["open", "escalate", "update", "resolve"]
+    action: Literal["open", "escalate", "surge", "update", "resolve"]
     verdict: Verdict | None = None
 
 
@@ -103,6 +104,8 @@ def decide_episode(
 
 
 SEVERITIES = ("minor", "major", "critical")
+# The episode changes that tell a user something new (alert rows of a replay).
+ALERT_ACTIONS = ("open", "escalate", "surge")
 
 
 def severity_level(verdict: Verdict) -> int:
@@ -122,14 +125,23 @@ class EpisodePolicy:
 
     `resolve_after_buckets` consecutive calm buckets (tail probability above
     `calm_p_value`, i.e. back within ordinary variation) resolve it; no new episode opens
-    within `cooldown_minutes` of the last one resolving, unless it is of a higher severity
-    than that one (a cooldown holds back repeats, not a bigger event). `max_p_value` is the
-    detector's alert threshold (the 0-1 score of a replay is 0.5 there).
+    within `cooldown_minutes` of the last one resolving, unless it is bigger than that one
+    (a cooldown holds back repeats, not a bigger event). An open episode alerts again when
+    it escalates to a higher severity, or *surges*: an anomalous bucket above its
+    expectation with at least `surge_ratio` times the count the episode last alerted on (a
+    burst on top of an hours-long episode is news; 0 turns surges off). A rise re-alerts
+    only when it is beyond chance of the count already reported (`beyond_reported`).
+    `max_p_value` is the detector's alert threshold (the 0-1 score of a replay is 0.5
+    there).
     """
 
-    resolve_after_buckets: int = 3
-    calm_p_value: float = 0.01
+    # An hour of calm at 5-minute buckets: a burst with a quiet quarter-hour in it is one
+    # episode, not two.
+    resolve_after_buckets: int = 12
+    # Still elevated while the count is in the upper 5 % tail of ordinary variation.
+    calm_p_value: float = 0.05
     cooldown_minutes: int = 720
+    surge_ratio: float = 2.0
     max_p_value: float = 1e-6
     # Huginn-style peaks: the episode is its opening bucket alone (cooldown from there).
     single_bucket: bool = False
@@ -146,6 +158,48 @@ class EpisodeState:
     resolved_severity: int = 0  # of the episode the cooldown follows
     peak: int = 0  # the open episode's highest count so far
     resolved_peak: int | None = None  # the highest count of the episode the cooldown follows
+    raised: int = 0  # the count the open episode last alerted on
+
+
+def beyond_reported(verdict: Verdict, raised_count: int | None, max_p_value: float) -> bool:
+    """Return True unless a rise is within chance of the count the episode last alerted on:
+    a count above its expectation must be as improbable under a Poisson with that count
+    as its mean as an opening is against the baseline (`max_p_value`). One more post on a
+    near-empty topic (3 -> 4 against 0.2 expected) is not news; a doubling of hundreds is.
+    Drops deepening are judged by their severity alone."""
+    if raised_count is None or verdict.observed <= verdict.expected:
+        return True
+    from monitor.detectors.counts import poisson_upper  # the detectors package imports us
+
+    return poisson_upper(verdict.observed, max(1.0, raised_count)) <= max_p_value
+
+
+def escalates(
+    verdict: Verdict, severity: int, raised_count: int | None, max_p_value: float
+) -> bool:
+    """Return True when an anomalous bucket of an open episode raises its severity band by a
+    change beyond chance (`beyond_reported`)."""
+    return (
+        verdict.anomalous
+        and severity_level(verdict) > severity
+        and beyond_reported(verdict, raised_count, max_p_value)
+    )
+
+
+def surges(
+    verdict: Verdict, raised_count: int | None, surge_ratio: float, max_p_value: float
+) -> bool:
+    """Return True when an anomalous bucket of an open episode is a surge: above its
+    expectation (never a drop deepening) with at least `surge_ratio` times the count the
+    episode last alerted on, and beyond chance of it (`beyond_reported`)."""
+    return (
+        surge_ratio > 0
+        and verdict.anomalous
+        and raised_count is not None
+        and verdict.observed > verdict.expected
+        and verdict.observed >= surge_ratio * max(1, raised_count)
+        and beyond_reported(verdict, raised_count, max_p_value)
+    )
 
 
 def tops_last_episode(
@@ -163,7 +217,8 @@ def step_episode(
     state: EpisodeState, verdict: Verdict, policy: EpisodePolicy, *, width: timedelta
 ) -> tuple[EpisodeState, str | None]:
     """Return the next state and the action on this bucket: "open", "escalate" (anomalous
-    and of a higher severity than before), "update" (anomalous or still elevated), "hold"
+    and of a higher severity than before), "surge" (see `EpisodePolicy`), "update"
+    (anomalous or still elevated), "hold"
     (calm, not yet resolved), "resolve", "suppressed" (anomalous in the cooldown, and no
     bigger than the episode before) or None."""
     level = severity_level(verdict) if verdict.anomalous else 0
@@ -185,17 +240,27 @@ def step_episode(
         if policy.single_bucket:
             return EpisodeState(resolved_bucket=verdict.bucket_start), "open"
         return (
-            EpisodeState(open_since=verdict.bucket_start, severity=level, peak=verdict.observed),
+            EpisodeState(
+                open_since=verdict.bucket_start,
+                severity=level,
+                peak=verdict.observed,
+                raised=verdict.observed,
+            ),
             "open",
         )
-    if level > state.severity:
-        peak = max(state.peak, verdict.observed)
-        return EpisodeState(open_since=state.open_since, severity=level, peak=peak), "escalate"
+    peak = max(state.peak, verdict.observed)
+    if escalates(verdict, state.severity, state.raised, policy.max_p_value):
+        return EpisodeState(
+            open_since=state.open_since, severity=level, peak=peak, raised=verdict.observed
+        ), "escalate"
+    if surges(verdict, state.raised, policy.surge_ratio, policy.max_p_value):
+        return EpisodeState(
+            open_since=state.open_since, severity=state.severity, peak=peak, raised=verdict.observed
+        ), "surge"
     if verdict.anomalous or verdict.score <= policy.calm_p_value:
-        peak = max(state.peak, verdict.observed)
-        return EpisodeState(open_since=state.open_since, severity=state.severity, peak=peak), (
-            "update"
-        )
+        return EpisodeState(
+            open_since=state.open_since, severity=state.severity, peak=peak, raised=state.raised
+        ), "update"
     calm = state.calm_buckets + 1
     if calm >= policy.resolve_after_buckets:
         return (
@@ -212,6 +277,7 @@ def step_episode(
             calm_buckets=calm,
             severity=state.severity,
             peak=state.peak,
+            raised=state.raised,
         ),
         "hold",
     )
@@ -245,10 +311,14 @@ def decide_alert(
             return None  # in the cooldown after the last episode, and no bigger than it
         return EpisodeChange("open", first)
     if anomalous:
+        raised = episode.raised_count if episode.raised_count is not None else episode.peak_count
         strongest = max(anomalous, key=severity_level)
-        if severity_level(strongest) > episode.severity:
+        if escalates(strongest, episode.severity, raised, policy.max_p_value):
             return EpisodeChange("escalate", strongest)
-        return EpisodeChange("update", max(anomalous, key=lambda v: v.observed))
+        largest = max(anomalous, key=lambda v: v.observed)
+        if surges(largest, raised, policy.surge_ratio, policy.max_p_value):
+            return EpisodeChange("surge", largest)
+        return EpisodeChange("update", largest)
     complete = [verdict for verdict in verdicts if verdict.complete]
     if not complete:
         return None

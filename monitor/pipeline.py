@@ -470,7 +470,7 @@ def all_feed_ids(runtime: Runtime) -> list[int]:
 
 @dataclass(frozen=True, slots=True)
 class AlertChange:
-    """An alert that detection opened, escalated, updated or resolved."""
+    """An alert that detection opened, escalated, surged, updated or resolved."""
 
     alert_id: int
     topic: str
@@ -483,7 +483,7 @@ class AlertChange:
 
 def detect_spikes(runtime: Runtime, *, now: datetime) -> list[AlertChange]:
     """Judge every topic's latest buckets for each alert kind switched on for it (spikes,
-    drops) and open, escalate, update or resolve its episode; return the changes."""
+    drops) and open, escalate, surge, update or resolve its episode; return the changes."""
     settings = runtime.config.detection
     with session_scope(runtime.sessions) as session:
         feed_ids = {feed.name: feed.id for feed in queries.list_feeds(session)}

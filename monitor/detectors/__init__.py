@@ -105,6 +105,7 @@ def topic_policy(settings: DetectionConfig, topic: TopicConfig, detector: Any) -
     return EpisodePolicy(
         resolve_after_buckets=settings.resolve_after_buckets,
         cooldown_minutes=cooldown,
+        surge_ratio=settings.surge_ratio,
         max_p_value=getattr(detector, "max_p_value", 1e-6),
         single_bucket=getattr(detector, "kind", "") in (PeakDetector.kind, RobustZDetector.kind),
     )

@@ -172,8 +172,13 @@ def judge(
                 complete=is_complete,
                 previous=seasonal[max(0, index - others) : index],
             )
-        past = surprise[max(0, index - calibration) : index]
-        verdicts.append(detector._calibrated(verdict, past, moment))
+        window = slice(max(0, index - calibration), index)
+        known_buckets = sum(1 for value in known[window] if value is not None)
+        verdicts.append(
+            detector._calibrated(
+                verdict, surprise[window], moment, known_buckets=known_buckets, width=width
+            )
+        )
     next_state = ScanState(
         through=start + filling * width,
         counts=tuple(counts[:filling]),

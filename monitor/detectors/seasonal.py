@@ -28,7 +28,10 @@ A burst is a stretch of consecutive buckets beyond the alert threshold, counted 
 spike lasting an hour is one burst, not twelve). Taking the second rather than the largest
 keeps one past spike from raising the bar for two weeks. If a topic's bursts do not change
 in kind, a new one tops the second largest of the last n with probability 2/(n+1): such a
-topic alerts about twice per `calibration_days`, once a week with the defaults.
+topic alerts about twice per `calibration_days`, once a week with the defaults. While less
+than `calibration_days` of history is known, the rank is scaled to the history there is
+(with the defaults the largest burst until 10.5 days are known, then the second), so the same rate
+holds in a topic's first days.
 
 Warm-up: no verdict is anomalous before `warmup_minutes` of known history exist. Until a
 full day of history exists there is no same-time-of-day value yet, so the expectation is the
@@ -42,6 +45,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import ClassVar
 
 from monitor.detectors.counts import log_surprise, mad, median, nb_log10_upper, nb_lower
@@ -223,7 +227,13 @@ class SeasonalDetector:
             history[-size:], observed, width=width, complete=complete, previous=expectations
         )
         # Unknown buckets count as unsurprising, as in `scan`.
-        return self._calibrated(verdict, [v.log_surprise if v else 0.0 for v in past], bucket_start)
+        return self._calibrated(
+            verdict,
+            [v.log_surprise if v else 0.0 for v in past],
+            bucket_start,
+            known_buckets=sum(1 for v in past if v is not None),
+            width=width,
+        )
 
     def scan(
         self,
@@ -247,19 +257,45 @@ class SeasonalDetector:
             candidates.append(candidate)
             expectations.append(seasonal if known[i] is not None else None)
         surprise = [0.0 if known[i] is None else v.log_surprise for i, v in enumerate(candidates)]
+        known_before = list(accumulate((v is not None for v in known), initial=0))
         return [
-            self._calibrated(verdict, surprise[max(0, i - reference) : i], starts[i])
+            self._calibrated(
+                verdict,
+                surprise[max(0, i - reference) : i],
+                starts[i],
+                known_buckets=known_before[i] - known_before[max(0, i - reference)],
+                width=width,
+            )
             for i, verdict in enumerate(candidates)
         ]
 
+    def calibration_rank_for(self, known_buckets: int, width: timedelta) -> int:
+        """Return the rank of the burst a candidate must top, given how many buckets of the
+        calibration window are known: `calibration_rank` over the full window, scaled down
+        (at least 1) while the history is shorter, so that a topic's expected alert rate
+        (rank per window) is the same in its first days as later."""
+        full = self._calibration_buckets(width)
+        scaled = math.floor(self.calibration_rank * known_buckets / full + 0.5)
+        return max(1, min(self.calibration_rank, scaled))
+
     def _calibrated(
-        self, verdict: Verdict, past_surprise: Sequence[float], bucket_start: datetime
+        self,
+        verdict: Verdict,
+        past_surprise: Sequence[float],
+        bucket_start: datetime,
+        *,
+        known_buckets: int,
+        width: timedelta,
     ) -> Verdict:
+        """Return the verdict anomalous only if it also tops the topic's recent bursts
+        (`past_surprise`: the calibration window's surprises, of which `known_buckets`
+        are known)."""
         anomalous = verdict.anomalous
         if anomalous:
             bursts = burst_surprises(past_surprise, -math.log10(self.max_p_value))
-            if len(bursts) >= self.calibration_rank:
-                bar = heapq.nlargest(self.calibration_rank, bursts)[-1]
+            rank = self.calibration_rank_for(known_buckets, width)
+            if len(bursts) >= rank:
+                bar = heapq.nlargest(rank, bursts)[-1]
                 anomalous = verdict.log_surprise > bar
         return replace(verdict, bucket_start=bucket_start, anomalous=anomalous)
 

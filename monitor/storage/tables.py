@@ -181,6 +181,9 @@ class AlertRow(Base):
     expected: Mapped[float] = mapped_column(Float)
     score: Mapped[float] = mapped_column(Float)
     peak_count: Mapped[int] = mapped_column(Integer)
+    # The count the episode last alerted on (open, escalate, surge); NULL on rows from before
+    # migration 0009, read as the peak.
+    raised_count: Mapped[int | None] = mapped_column(Integer)
     excess_mentions: Mapped[float] = mapped_column(Float, default=0.0)
     quiet_buckets: Mapped[int] = mapped_column(Integer, default=0)
     samples: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)

@@ -91,7 +91,7 @@ def run_burst(tmp_path: Path, database_url: str) -> tuple[Path, int]:
         assert all(change.action != "open" for change in again)
 
         resolved_at = None
-        for step in range(2, 8):
+        for step in range(2, 20):  # an hour of calm buckets resolves it
             moment = BURST + step * WIDTH
             store(runtime, calm_posts(moment, moment + WIDTH), now=moment + WIDTH)
             changes = pipeline.detect_spikes(runtime, now=moment + WIDTH + timedelta(seconds=20))

@@ -209,6 +209,7 @@ def test_worker_time_limits_must_nest(worker: str, field: str) -> None:
         ('[topics.detection]\nalerts = ["spike", "storm"]\n', "topics[0].detection.alerts[1]"),
         ("[topics.detection]\nmax_p_value = 0.7\n", "topics[0].detection.max_p_value"),
         ("[topics.detection]\ncooldown = 5\n", "topics[0].detection.cooldown"),
+        ("[detection]\nsurge_ratio = 0.5\n", "detection.surge_ratio"),
         (
             '[[expected_events]]\nname = "x"\nstart = 2026-01-02T00:00:00Z\n'
             "end = 2026-01-01T00:00:00Z\n",
@@ -241,5 +242,8 @@ def test_topic_detection_options_reach_the_topic_detectors() -> None:
     assert (spike.max_p_value, spike.min_excess) == (1e-8, 20)  # preset, then explicit
     assert detectors["drop"].direction == "down" and detectors["climb"].climb_minutes == 180
     assert topic_policy(config.detection, topic, spike).cooldown_minutes == 30
+    assert topic_policy(config.detection, topic, spike).surge_ratio == 2.0
+    quiet = parse_config(TOPIC + "[detection]\nsurge_ratio = 0\n")
+    assert topic_policy(quiet.detection, quiet.topics[0], spike).surge_ratio == 0
     default = parse_config(TOPIC)
     assert list(topic_detectors(default.detection, default.topics[0])) == ["spike"]

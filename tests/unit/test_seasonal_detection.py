@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -136,7 +137,8 @@ def test_a_raised_level_lasting_hours_is_not_absorbed_into_its_own_baseline() ->
     # a day, so the raised buckets stay anomalous to the end; read over an hour, the raised
     # level became its own baseline within the hour.
     rng = random.Random(12)
-    values = [poisson(rng, 30) for _ in range(288 * 9)]
+    # Over 14 days of history, so the calibration bar is the full window's second burst.
+    values = [poisson(rng, 30) for _ in range(288 * 15)]
     start = len(values) - 36
     values[start:] = [poisson(rng, 60) for _ in range(36)]
     starts = starts_of(values, FIVE)
@@ -160,10 +162,41 @@ def test_calibration_counts_a_long_burst_once() -> None:
     # biggest burst, not the spike's second most surprising bucket.
     detector = detector_from_preset()
     past = [0.5] * 200 + [50.0] * 12 + [0.5] * 200 + [8.0] + [0.5] * 100
+    two_weeks = 14 * 288
     candidate = verdict(0, 40, 5, 1e-20, True)
-    assert detector._calibrated(candidate, past, T0).anomalous  # tops the 8.0 burst
+    calibrated = detector._calibrated(candidate, past, T0, known_buckets=two_weeks, width=FIVE)
+    assert calibrated.anomalous  # tops the 8.0 burst
     smaller = verdict(0, 12, 5, 1e-7, True)
-    assert not detector._calibrated(smaller, past, T0).anomalous  # 7 < 8.0
+    calibrated = detector._calibrated(smaller, past, T0, known_buckets=two_weeks, width=FIVE)
+    assert not calibrated.anomalous  # 7 < 8.0
+
+
+def test_calibration_rank_follows_the_known_history() -> None:
+    # Rank 2 per 14 days is an alert rate of about once a week; with a shorter history the
+    # rank shrinks with it (never below 1), so a new topic does not alert twice as often.
+    detector = detector_from_preset()
+    per_day = 288
+    ranks = [detector.calibration_rank_for(days * per_day, FIVE) for days in (0, 3, 10, 11, 14)]
+    assert ranks == [1, 1, 1, 2, 2]
+    assert detector.calibration_rank_for(14 * 24, HOUR) == 2  # in days, whatever the width
+    assert detector_from_preset("sensitive").calibration_rank_for(7 * per_day, FIVE) == 2
+    # With five days known the bar is the largest burst: the 50.0 one holds back a 20.
+    past = [0.5] * 200 + [50.0] * 12 + [0.5] * 200 + [8.0] + [0.5] * 100
+    candidate = verdict(0, 40, 5, 1e-20, True)
+    short = detector._calibrated(candidate, past, T0, known_buckets=5 * per_day, width=FIVE)
+    assert not short.anomalous
+    # Unknown buckets (before a topic's first post, outages) are not history: with only
+    # two days known, a spike smaller than the first one is not news (rank 1); with all 15
+    # days known it tops the second largest burst (rank 2) and alerts.
+    rng = random.Random(8)
+    values = [poisson(rng, 30) for _ in range(288 * 15)]
+    first, second = 288 * 13 + 100, 288 * 14 + 100
+    values[first], values[second] = 200, 160
+    starts = starts_of(values, FIVE)
+    assert verdicts_for(detector, values, starts, FIVE)[second].anomalous
+    unknown = list(range(288 * 13))
+    scanned = verdicts_for(detector, values, starts, FIVE, excluded=unknown)
+    assert scanned[first].anomalous and not scanned[second].anomalous
 
 
 def test_a_short_raised_run_is_scored_as_one_episode() -> None:
@@ -275,12 +308,72 @@ def test_episode_opens_updates_and_resolves_after_calm_buckets() -> None:
 def test_replay_counts_one_episode_with_its_peak_and_excess() -> None:
     sequence = [verdict(5 * i, 5, 5, 0.5, False) for i in range(3)]
     sequence += [verdict(15, 40, 5, 1e-12, True), verdict(20, 30, 5, 1e-9, True)]
-    sequence += [verdict(25 + 5 * i, 5, 5, 0.5, False) for i in range(4)]
+    sequence += [verdict(25 + 5 * i, 5, 5, 0.5, False) for i in range(13)]
     rows, alerts = replay(sequence, EpisodePolicy(), width=FIVE)
     assert [row.alert for row in rows].count(True) == 1
     assert len(alerts) == 1
     assert alerts[0].peak == 40 and alerts[0].excess == 60
-    assert alerts[0].resolved == T0 + timedelta(minutes=35)
+    # By default an episode resolves after an hour of calm 5-minute buckets (the 12th).
+    assert alerts[0].resolved == T0 + timedelta(minutes=80)
+
+
+def test_an_open_episode_surges_when_its_count_doubles_the_one_it_alerted_on() -> None:
+    policy = EpisodePolicy(resolve_after_buckets=3)
+    sequence = [
+        verdict(0, 100, 5, 1e-30, True),  # 20x: opens critical, raised at 100
+        verdict(5, 150, 5, 1e-40, True),  # bigger, not twice: an update
+        verdict(10, 30, 5, 1e-3, False),  # still elevated
+        verdict(15, 210, 5, 1e-50, True),  # at least twice 100: a surge, raised at 210
+        verdict(20, 400, 5, 1e-60, True),  # under twice 210
+        verdict(25, 420, 5, 1e-60, True),  # twice 210
+    ]
+    state, actions = EpisodeState(), []
+    for item in sequence:
+        state, action = step_episode(state, item, policy, width=FIVE)
+        actions.append(action)
+    assert actions == ["open", "update", "update", "surge", "update", "surge"]
+    rows, alerts = replay(sequence, policy, width=FIVE)
+    assert [row.alert for row in rows] == [True, False, False, True, False, True]
+    assert len(alerts) == 1 and alerts[0].alert_rows == 3 and alerts[0].peak == 420
+    # Off with a ratio of 0; and a drop deepening (counts below expectation) never surges.
+    off, state, quiet = replace(policy, surge_ratio=0), EpisodeState(), []
+    for item in sequence:
+        state, action = step_episode(state, item, off, width=FIVE)
+        quiet.append(action)
+    assert quiet == ["open", "update", "update", "update", "update", "update"]
+    drop = [verdict(0, 1, 40, 1e-9, True), verdict(5, 2, 40, 1e-8, True)]
+    state, first = step_episode(EpisodeState(), drop[0], policy, width=FIVE)
+    assert first == "open" and step_episode(state, drop[1], policy, width=FIVE)[1] == "update"
+
+
+def test_a_rise_alerts_again_only_when_beyond_chance_of_the_count_already_reported() -> None:
+    # A near-empty topic (0.2 expected): 3 posts open the episode (minor); 4 and 9 cross
+    # into the major band (9 is also three times 3), but neither is improbable next to 3,
+    # so both only update it. 40 is: it escalates to critical.
+    policy = EpisodePolicy()
+    sequence = [
+        verdict(0, 3, 0.2, 1e-17, True),
+        verdict(5, 4, 0.2, 1e-19, True),
+        verdict(10, 9, 0.2, 1e-25, True),
+        verdict(15, 40, 0.2, 1e-60, True),
+    ]
+    assert [severity_level(v) for v in sequence] == [1, 2, 2, 3]
+    state, actions = EpisodeState(), []
+    for item in sequence:
+        state, action = step_episode(state, item, policy, width=FIVE)
+        actions.append(action)
+    assert actions == ["open", "update", "update", "escalate"]
+    # The live decision applies the same rule to the stored raised count.
+    episode = Episode(T0, T0, 3, severity=1, raised_count=3)
+    for bucket, expected in ((sequence[1], "update"), (sequence[3], "escalate")):
+        change = decide_alert(episode, [bucket], policy, width=FIVE, resolved_bucket=None)
+        assert change is not None and change.action == expected
+    # On busy topics a doubling is far beyond chance: 100 -> 210 surges (above).
+    busy = Episode(T0, T0, 100, severity=3, raised_count=100)
+    surge = decide_alert(
+        busy, [verdict(5, 210, 5, 1e-50, True)], policy, width=FIVE, resolved_bucket=None
+    )
+    assert surge is not None and surge.action == "surge"
 
 
 def test_severity_grows_with_the_size_of_the_change() -> None:
@@ -321,6 +414,16 @@ def test_live_decision_honours_cooldown_and_resolves_when_calm() -> None:
     )
     calm_soon = [verdict(10, 5, 5, 0.5, False)]
     assert decide_alert(episode, calm_soon, policy, width=FIVE, resolved_bucket=None) is None
+
+
+def test_live_decision_surges_against_the_count_the_episode_last_alerted_on() -> None:
+    policy = EpisodePolicy()
+    burst = [verdict(60, 210, 5, 1e-50, True)]  # critical, as the episode already is
+    for raised, expected in ((100, "surge"), (110, "update"), (None, "update")):
+        # Without a stored raised count (rows from before it existed) the peak stands in.
+        episode = Episode(T0, T0 + HOUR, 120, severity=3, raised_count=raised)
+        change = decide_alert(episode, burst, policy, width=FIVE, resolved_bucket=None)
+        assert change is not None and change.action == expected, raised
 
 
 # --- explanations ---------------------------------------------------------------------------
