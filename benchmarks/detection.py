@@ -163,7 +163,7 @@ def summarize(results: list[FileResult]) -> dict[str, str]:
     for profile, (_a_tp, _a_fp, a_fn) in PROFILES.items():
         raw = sum(r.raw[profile] for r in results)
         null = -a_fn * windows
-        cells[profile] = f"{100 * (raw - null) / (windows - null):.1f}"
+        cells[profile] = f"{100 * (raw - null) / (windows - null):.2f}"
     delays = [d for r in results for d in r.delays_minutes]
     cells["windows"] = f"{sum(r.hits for r in results)}/{windows}"
     spikes = sum(r.spikes for r in results)
