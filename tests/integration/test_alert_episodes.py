@@ -1,5 +1,6 @@
 """A burst stored through the pipeline opens one alert episode that explains itself and
-resolves after the burst; the CLI shows, acknowledges and replays it. SQLite and PostgreSQL."""
+resolves after the burst; bigger bursts inside it escalate and surge it once each; the CLI
+shows, acknowledges and replays it. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -125,6 +126,55 @@ def test_a_burst_opens_one_explained_episode_that_resolves(
     tmp_path: Path, database_url: str
 ) -> None:
     run_burst(tmp_path, database_url)
+
+
+def test_bigger_bursts_inside_an_open_episode_alert_again_once_each(
+    tmp_path: Path, database_url: str
+) -> None:
+    # The burst opens a major episode at 42 posts (about 14x the calm two). The next bucket
+    # brings 120, critical: an escalation. The one after brings 300, still critical but more
+    # than twice 120 and far beyond chance of it: a surge. Each is stored as the count now
+    # reported, and a second run in the same bucket only updates.
+    config = write_config(tmp_path / "monitor.toml", feeds=[])
+    settings = make_settings(tmp_path, config, database_url)
+    engine = make_engine(database_url)
+    upgrade(engine)
+    engine.dispose()
+    runtime = Runtime.start(settings)
+
+    def bigger_burst(start: datetime, size: int) -> list[Post]:
+        return [
+            Post(
+                "test",
+                f"bigger-{start:%H%M}-{index}",
+                f"V's Love Letter full live stage!! {index}",
+                start + timedelta(seconds=index * 250 // size),
+            )
+            for index in range(size)
+        ]
+
+    def raised_and_peak() -> tuple[int | None, int, str]:
+        with session_scope(runtime.sessions) as session:
+            rows = list(session.scalars(select(AlertRow)))
+            assert len(rows) == 1
+            return rows[0].raised_count, rows[0].peak_count, rows[0].severity
+
+    try:
+        store(runtime, calm_posts(BURST - timedelta(hours=6), BURST), now=BURST)
+        store(runtime, [*burst_posts(), *calm_posts(BURST, BURST + WIDTH)], now=BURST + WIDTH)
+        opened = pipeline.detect_spikes(runtime, now=BURST + WIDTH + timedelta(seconds=20))
+        assert [c.action for c in opened] == ["open"]
+        assert raised_and_peak() == (42, 42, "major")
+        for step, size, action in ((1, 120, "escalate"), (2, 300, "surge")):
+            start = BURST + step * WIDTH
+            store(runtime, bigger_burst(start, size), now=start + WIDTH)
+            changes = pipeline.detect_spikes(runtime, now=start + WIDTH + timedelta(seconds=20))
+            assert [(c.action, c.observed) for c in changes] == [(action, size)]
+            again = pipeline.detect_spikes(runtime, now=start + WIDTH + timedelta(seconds=50))
+            assert [c.action for c in again] == ["update"]
+            assert raised_and_peak() == (size, size, "critical")
+    finally:
+        runtime.close()
 
 
 def test_cli_shows_acknowledges_and_replays_the_episode(tmp_path: Path, sqlite_url: str) -> None:
