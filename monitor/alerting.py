@@ -404,10 +404,11 @@ def _apply(
     row.last_bucket = max(row.last_bucket, verdict.bucket_start)
     if change.action == "escalate":
         row.severity = SEVERITIES[level - 1]
-    if change.action in ("escalate", "surge"):
+    alerted_again = change.action in ("escalate", "surge")
+    if alerted_again:
         row.raised_count = verdict.observed
     stronger = verdict.observed > row.peak_count if kind != "drop" else False
-    if stronger or (change.action in ("escalate", "surge") and verdict.anomalous):
+    if stronger or (alerted_again and verdict.anomalous):
         row.peak_count, row.peak_bucket = (
             max(row.peak_count, verdict.observed),
             verdict.bucket_start,
