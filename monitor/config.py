@@ -451,8 +451,9 @@ class WorkerConfig(_Strict):
 
 
 EnvVarName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$")]
-ALERT_EVENTS = ("open", "resolve")
-ALERT_KINDS = ("spike", "source")
+# What a notifier can be told about an alert: it opened, it rose a severity band or surged
+# while open (the re-alerts of `monitor.episodes`), or it resolved.
+NoticeEvent = Literal["open", "escalate", "surge", "resolve"]
 NOTIFIER_KINDS = ("webhook", "slack", "email")
 
 
@@ -475,8 +476,8 @@ class _NotifierBase(_Strict):
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
     topics: list[str] | None = None  # None: every topic
-    alert_kinds: list[Literal["spike", "source"]] = Field(default_factory=lambda: ["spike"])
-    events: list[Literal["open", "resolve"]] = Field(default_factory=lambda: ["open"])
+    alert_kinds: list[AlertKind | Literal["source"]] = Field(default_factory=lambda: ["spike"])
+    events: list[NoticeEvent] = Field(default_factory=lambda: ["open"])
     digest: bool = False  # one message per detection run instead of one per alert
     timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10
     max_attempts: Annotated[int, Field(ge=1, le=10)] = 3

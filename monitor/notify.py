@@ -1,7 +1,9 @@
 """Alert state changes -> notifications: route to sinks, claim once, send with retries.
 
 Each (alert, event, sink) is claimed in the `deliveries` table before it is sent, so running
-the same notification twice (a redelivered task, two detectors) sends it at most once. Each
+the same notification twice (a redelivered task, two detectors) sends it at most once. An
+escalation or surge is claimed by the severity or count it raised the alert to, so each
+re-alert of an episode is announced once, and a second one is not lost behind the first. Each
 sink is tried on its own: one that fails or is misconfigured is recorded and skipped, never
 blocking the others or detection.
 """
@@ -29,8 +31,8 @@ from monitor.storage.tables import AlertRow
 
 log = logging.getLogger(__name__)
 
-# Detection actions that are announced, and the event name they are announced as.
-EVENTS = {"open": "open", "resolve": "resolve"}
+# Detection actions that are announced (an "update" tells a reader nothing new).
+EVENTS = ("open", "escalate", "surge", "resolve")
 MAX_BACKOFF_SECONDS = 60.0
 
 
@@ -61,7 +63,7 @@ def backoff_seconds(base: float, attempt: int) -> float:
 
 def load_notices(session: Session, changes: Sequence[tuple[int, str]]) -> list[AlertNotice]:
     """Return a notice per announced (alert id, action), with the alert as stored now."""
-    wanted = [(alert_id, EVENTS[action]) for alert_id, action in changes if action in EVENTS]
+    wanted = [(alert_id, action) for alert_id, action in changes if action in EVENTS]
     if not wanted:
         return []
     rows = session.execute(
@@ -71,9 +73,12 @@ def load_notices(session: Session, changes: Sequence[tuple[int, str]]) -> list[A
     seen: set[tuple[int, str]] = set()
     notices = []
     for alert_id, event in wanted:
-        if alert_id in records and (alert_id, event) not in seen:
-            seen.add((alert_id, event))
-            notices.append(AlertNotice(alert_id, event, records[alert_id]))
+        if alert_id not in records:
+            continue
+        notice = AlertNotice(alert_id, event, records[alert_id])
+        if (alert_id, notice.delivery_key) not in seen:
+            seen.add((alert_id, notice.delivery_key))
+            notices.append(notice)
     return notices
 
 
@@ -119,16 +124,16 @@ def _deliver(
 ) -> SinkOutcome | None:
     with session_scope(sessions) as session:
         claimed = claim_deliveries(
-            session, sink_config.name, [(n.alert_id, n.event) for n in batch], now=now()
+            session, sink_config.name, [(n.alert_id, n.delivery_key) for n in batch], now=now()
         )
-    batch = [notice for notice in batch if (notice.alert_id, notice.event) in claimed]
+    batch = [notice for notice in batch if (notice.alert_id, notice.delivery_key) in claimed]
     if not batch:
         return None  # another run already took every one of them
     messages = [batch] if sink_config.digest else [[notice] for notice in batch]
     sent = failed = attempts_total = 0
     last_error: str | None = None
     for message in messages:
-        ids = [claimed[(n.alert_id, n.event)] for n in message]
+        ids = [claimed[(n.alert_id, n.delivery_key)] for n in message]
         ok, attempts, error = _send_with_retries(sink_config, message, ids, environ, sleep)
         attempts_total += attempts
         with session_scope(sessions) as session:

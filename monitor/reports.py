@@ -54,6 +54,7 @@ def alert_record(alert: AlertRow, topic: str | None, feed: str | None = None) ->
         "expected": alert.expected,
         "score": alert.score,
         "peak_count": alert.peak_count,
+        "raised_count": alert.raised_count,
         "excess_mentions": alert.excess_mentions,
         "samples": alert.samples or [],
         "opened_at": _iso(alert.opened_at),

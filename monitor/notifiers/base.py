@@ -9,12 +9,24 @@ from typing import Any, ClassVar, Protocol
 
 @dataclass(frozen=True, slots=True)
 class AlertNotice:
-    """One alert state change to announce: `event` is "open" or "resolve"; `alert` is the
-    alert's documented JSON record (monitor.reports.alert_record)."""
+    """One alert state change to announce: `event` is "open", "escalate", "surge" or
+    "resolve"; `alert` is the alert's documented JSON record (monitor.reports.alert_record),
+    as stored when the notice is sent."""
 
     alert_id: int
     event: str
     alert: dict[str, Any]
+
+    @property
+    def delivery_key(self) -> str:
+        """Return what a sink is sent at most once per alert: the event, and for a re-alert
+        the severity or count it raised the alert to (an episode escalates to major and
+        later to critical, and may surge several times)."""
+        if self.event == "escalate":
+            return f"escalate:{self.alert['severity']}"
+        if self.event == "surge":
+            return f"surge:{self.alert['raised_count']}"
+        return self.event
 
     @property
     def topic(self) -> str:
@@ -44,6 +56,10 @@ def summary_line(notice: AlertNotice) -> str:
             f"Resolved: {what.lower()} on {notice.topic} (alert {notice.alert_id}, opened "
             f"{alert['opened_bucket']}, peak {alert['peak_count']} mentions)"
         )
+    if notice.event == "escalate":
+        what = f"Now {alert['severity']}: {what.lower()}"
+    elif notice.event == "surge":
+        what = f"Surging: {what.lower()}"
     return (
         f"{what} on {notice.topic}: {alert['observed']} mentions in the bucket at "
         f"{alert['peak_bucket']}, expected {float(alert['expected']):.1f} "
@@ -51,11 +67,14 @@ def summary_line(notice: AlertNotice) -> str:
     )
 
 
+VERBS = {"open": "opened", "escalate": "escalated", "surge": "surging", "resolve": "resolved"}
+
+
 def subject_line(notices: Sequence[AlertNotice]) -> str:
     """Return a short title for a message holding `notices`."""
     if len(notices) == 1:
         notice = notices[0]
-        verb = "resolved" if notice.event == "resolve" else "opened"
+        verb = VERBS.get(notice.event, notice.event)
         return f"[monitor] {notice.kind} alert {verb}: {notice.topic}"
     return f"[monitor] {len(notices)} alert changes"
 

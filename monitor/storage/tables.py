@@ -256,7 +256,7 @@ class DeliveryRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
-    event: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str] = mapped_column(String(40))  # open, resolve, escalate:critical, surge:N
     sink: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))  # sending, sent, failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -15,12 +15,14 @@ from sqlalchemy import select
 
 from monitor import pipeline
 from monitor.model import Post
+from monitor.notify import notify_changes
 from monitor.runtime import Runtime
 from monitor.storage import alert_queries, queries
 from monitor.storage.engine import make_engine, session_scope
 from monitor.storage.migrate import upgrade
 from monitor.storage.tables import AlertRow
 from tests.conftest import REPO, FeedServer, Route, make_settings, write_config
+from tests.integration.receivers import Receiver, receiver_fixture  # noqa: F401 - fixture
 
 WIDTH = timedelta(minutes=5)
 BURST = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)  # a bucket boundary
@@ -129,13 +131,21 @@ def test_a_burst_opens_one_explained_episode_that_resolves(
 
 
 def test_bigger_bursts_inside_an_open_episode_alert_again_once_each(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, database_url: str, receiver: Receiver
 ) -> None:
     # The burst opens a major episode at 42 posts (about 14x the calm two). The next bucket
     # brings 120, critical: an escalation. The one after brings 300, still critical but more
     # than twice 120 and far beyond chance of it: a surge. Each is stored as the count now
-    # reported, and a second run in the same bucket only updates.
-    config = write_config(tmp_path / "monitor.toml", feeds=[])
+    # reported, a second run in the same bucket only updates, and a webhook that asks for
+    # re-alerts hears each change once, however often its notification is run.
+    sink = f"""
+[[notifiers]]
+name = "re-alerts"
+kind = "webhook"
+url = "{receiver.url("/hook")}"
+events = ["open", "escalate", "surge"]
+"""
+    config = write_config(tmp_path / "monitor.toml", feeds=[], extra=sink)
     settings = make_settings(tmp_path, config, database_url)
     engine = make_engine(database_url)
     upgrade(engine)
@@ -153,6 +163,11 @@ def test_bigger_bursts_inside_an_open_episode_alert_again_once_each(
             for index in range(size)
         ]
 
+    def announce(changes: list[pipeline.AlertChange], now: datetime) -> int:
+        events = pipeline.notification_events(runtime, changes, now=now)
+        outcomes = notify_changes(runtime.sessions, runtime.config, events, environ={})
+        return sum(outcome.sent for outcome in outcomes)
+
     def raised_and_peak() -> tuple[int | None, int, str]:
         with session_scope(runtime.sessions) as session:
             rows = list(session.scalars(select(AlertRow)))
@@ -165,16 +180,29 @@ def test_bigger_bursts_inside_an_open_episode_alert_again_once_each(
         opened = pipeline.detect_spikes(runtime, now=BURST + WIDTH + timedelta(seconds=20))
         assert [c.action for c in opened] == ["open"]
         assert raised_and_peak() == (42, 42, "major")
+        assert announce(opened, BURST + WIDTH) == 1
         for step, size, action in ((1, 120, "escalate"), (2, 300, "surge")):
             start = BURST + step * WIDTH
             store(runtime, bigger_burst(start, size), now=start + WIDTH)
             changes = pipeline.detect_spikes(runtime, now=start + WIDTH + timedelta(seconds=20))
             assert [(c.action, c.observed) for c in changes] == [(action, size)]
+            assert announce(changes, start + WIDTH) == 1
+            assert announce(changes, start + WIDTH) == 0  # the same task delivered twice
             again = pipeline.detect_spikes(runtime, now=start + WIDTH + timedelta(seconds=50))
             assert [c.action for c in again] == ["update"]
+            assert announce(again, start + WIDTH) == 0
             assert raised_and_peak() == (size, size, "critical")
     finally:
         runtime.close()
+    posts = [payload for _, payload in receiver.posts("/hook")]
+    assert [(p["event"], p["alerts"][0]["observed"]) for p in posts] == [
+        ("open", 42),
+        ("escalate", 120),
+        ("surge", 300),
+    ]
+    assert posts[1]["alerts"][0]["severity"] == "critical"
+    assert posts[2]["alerts"][0]["raised_count"] == 300
+    assert posts[2]["text"].startswith("Surging: spike on love-letter: 300 mentions")
 
 
 def test_cli_shows_acknowledges_and_replays_the_episode(tmp_path: Path, sqlite_url: str) -> None:

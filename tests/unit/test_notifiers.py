@@ -129,3 +129,43 @@ def test_notifier_config_errors_name_the_field() -> None:
         )
     with pytest.raises(ConfigError, match="notifiers: names must be unique"):
         parse_config(BASE + ('[[notifiers]]\nname = "a"\nkind = "slack"\nurl_env = "X"\n' * 2))
+
+
+def test_re_alerts_and_every_alert_kind_can_be_routed() -> None:
+    config = parse_config(
+        BASE + '[[notifiers]]\nname = "all"\nkind = "webhook"\nurl = "https://h.example/"\n'
+        'alert_kinds = ["spike", "drop", "climb", "sour"]\nevents = ["escalate", "surge"]\n'
+    )
+    [sink] = config.notifiers
+    assert routed(sink, notice("escalate", kind="drop"))
+    assert routed(sink, notice("surge", kind="sour"))
+    assert not routed(sink, notice("open"))
+    assert not routed(sink, notice("escalate", kind="source"))
+    with pytest.raises(
+        ConfigError, match=r"notifiers\[0\]\.events\[0\]: Input should be .open., .escalate."
+    ):
+        parse_config(
+            BASE + '[[notifiers]]\nname = "a"\nkind = "webhook"\nurl = "https://h.example/"\n'
+            'events = ["update"]\n'
+        )
+
+
+def test_each_re_alert_is_its_own_delivery() -> None:
+    # Claimed per alert and key: a second escalation or a bigger surge is news again, the
+    # same one is not.
+    assert notice("open").delivery_key == "open"
+    assert notice("resolve").delivery_key == "resolve"
+    major, critical = notice("escalate", severity="major"), notice("escalate", severity="critical")
+    assert (major.delivery_key, critical.delivery_key) == ("escalate:major", "escalate:critical")
+    surges = {notice("surge", raised_count=n).delivery_key for n in (120, 300, 300)}
+    assert surges == {"surge:120", "surge:300"}
+
+
+def test_re_alert_messages_say_what_changed() -> None:
+    escalated = notice("escalate", severity="critical", observed=400)
+    assert subject_line([escalated]) == "[monitor] spike alert escalated: love-letter"
+    assert plain_text([escalated]).startswith("Now critical: spike on love-letter: 400 mentions")
+    surged = notice("surge", observed=900)
+    assert subject_line([surged]) == "[monitor] spike alert surging: love-letter"
+    assert plain_text([surged]).startswith("Surging: spike on love-letter: 900 mentions")
+    assert webhook_payload([surged], digest=False)["event"] == "surge"
