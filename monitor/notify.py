@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.config import MonitorConfig
+from monitor.config import MonitorConfig, NoticeEvent
 from monitor.errors import NotifyError
 from monitor.notifiers import AlertNotice, make_notifier
 from monitor.reports import alert_record
@@ -31,8 +31,9 @@ from monitor.storage.tables import AlertRow
 
 log = logging.getLogger(__name__)
 
-# Detection actions that are announced (an "update" tells a reader nothing new).
-EVENTS = ("open", "escalate", "surge", "resolve")
+# Detection actions that are announced: the events a sink can ask for (an "update" tells a
+# reader nothing new).
+EVENTS = get_args(NoticeEvent)
 MAX_BACKOFF_SECONDS = 60.0
 
 

@@ -20,7 +20,7 @@ from monitor.runtime import Runtime
 from monitor.storage import alert_queries, queries
 from monitor.storage.engine import make_engine, session_scope
 from monitor.storage.migrate import upgrade
-from monitor.storage.tables import AlertRow
+from monitor.storage.tables import AlertRow, DeliveryRow
 from tests.conftest import REPO, FeedServer, Route, make_settings, write_config
 from tests.integration.receivers import Receiver, receiver_fixture  # noqa: F401 - fixture
 
@@ -192,6 +192,9 @@ events = ["open", "escalate", "surge"]
             assert [c.action for c in again] == ["update"]
             assert announce(again, start + WIDTH) == 0
             assert raised_and_peak() == (size, size, "critical")
+        with session_scope(runtime.sessions) as session:
+            claimed = session.scalars(select(DeliveryRow.event).order_by(DeliveryRow.id))
+            assert list(claimed) == ["open", "escalate:critical", "surge:300"]
     finally:
         runtime.close()
     posts = [payload for _, payload in receiver.posts("/hook")]
