@@ -31,7 +31,9 @@ in kind, a new one tops the second largest of the last n with probability 2/(n+1
 topic alerts about twice per `calibration_days`, once a week with the defaults. While less
 than `calibration_days` of history is known, the rank is scaled to the history there is
 (with the defaults the largest burst until 10.5 days are known, then the second), so the same rate
-holds in a topic's first days.
+holds from a week of history on; with less, the rank cannot fall below 1 and a young topic
+alerts more readily on ordinary bursts (up to 7/d times a week at d days), the tail test being
+the main guard then.
 
 Warm-up: no verdict is anomalous before `warmup_minutes` of known history exist. Until a
 full day of history exists there is no same-time-of-day value yet, so the expectation is the
@@ -273,7 +275,7 @@ class SeasonalDetector:
         """Return the rank of the burst a candidate must top, given how many buckets of the
         calibration window are known: `calibration_rank` over the full window, scaled down
         (at least 1) while the history is shorter, so that a topic's expected alert rate
-        (rank per window) is the same in its first days as later."""
+        (rank per window) is the same from a week of history on as later."""
         full = self._calibration_buckets(width)
         scaled = math.floor(self.calibration_rank * known_buckets / full + 0.5)
         return max(1, min(self.calibration_rank, scaled))
