@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitor.backtest import read_series_csv, replay, verdicts_for
 from monitor.detectors import DETECTORS, detector_from_preset
+from monitor.detectors.base import Detector
 from monitor.episodes import EpisodePolicy
 
 PROFILES = {
@@ -173,14 +174,10 @@ def summarize(results: list[FileResult]) -> dict[str, str]:
     return cells
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    default = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nab"
-    parser.add_argument("--data", type=Path, default=default)
-    parser.add_argument("--per-file", action="store_true", help="also print per-file rows")
-    args = parser.parse_args()
-    corpus = load_corpus(args.data)
-    contenders = [
+def default_and_baselines() -> list[tuple[str, Detector, EpisodePolicy]]:
+    """Return the detectors the benchmarks compare: the default and two rule baselines,
+    each with the episode policy it is scored with."""
+    return [
         (
             "seasonal (this project's default, balanced)",
             detector_from_preset("balanced"),
@@ -201,6 +198,16 @@ def main() -> None:
             ),
         ),
     ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    default = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nab"
+    parser.add_argument("--data", type=Path, default=default)
+    parser.add_argument("--per-file", action="store_true", help="also print per-file rows")
+    args = parser.parse_args()
+    corpus = load_corpus(args.data)
+    contenders = default_and_baselines()
     header = (
         "detector | standard | low-FP | low-FN | windows hit | spikes alerted within ±1 h "
         "| false alert rows per stream-day | median delay | run time"

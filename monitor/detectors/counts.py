@@ -83,6 +83,30 @@ def mad(values: Sequence[float], center: float) -> float:
     return median([abs(value - center) for value in values])
 
 
+def robust_spread(values: Sequence[float], trim: float | None = None) -> float:
+    """Return the spread of `values` scaled to a normal's standard deviation: 1.4826 times
+    their MAD around the median, or with `trim` (a fraction per side) the standard deviation
+    of the central values, scaled by the same truncation of a normal."""
+    if not values:
+        return 0.0
+    if trim is None:
+        return 1.4826 * mad(values, median(values))
+    ordered = sorted(values)
+    cut = int(trim * len(ordered))
+    kept = ordered[cut : len(ordered) - cut] or ordered
+    return statistics.pstdev(kept) / _trimmed_normal_sd(trim)
+
+
+@cache
+def _trimmed_normal_sd(trim: float) -> float:
+    """Return the standard deviation of a standard normal cut `trim` from each side."""
+    if trim <= 0:
+        return 1.0
+    z = statistics.NormalDist().inv_cdf(1.0 - trim)
+    density = statistics.NormalDist().pdf(z)
+    return math.sqrt(1.0 - 2.0 * z * density / (1.0 - 2.0 * trim))
+
+
 def log_surprise(tail: float) -> float:
     """Return -log10 of a tail probability, capped at 300 so 0 stays finite."""
     return min(300.0, -math.log10(max(tail, 1e-300)))

@@ -50,7 +50,13 @@ from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import ClassVar
 
-from monitor.detectors.counts import log_surprise, mad, median, nb_log10_upper, nb_lower
+from monitor.detectors.counts import (
+    log_surprise,
+    median,
+    nb_log10_upper,
+    nb_lower,
+    robust_spread,
+)
 from monitor.model import Verdict
 
 DAY = timedelta(days=1)
@@ -85,6 +91,9 @@ class SeasonalDetector:
     min_excess: float = 5.0
     min_ratio: float = 1.5
     min_dispersion: float = 0.01
+    # The spread of the same-slot values: None for 1.4826 x MAD, or a fraction trimmed from
+    # each side for a trimmed standard deviation (see `benchmarks/simulated.py`).
+    spread_trim: float | None = None
     warmup_minutes: int = 180
     # A topic whose bursts do not change in kind alerts about calibration_rank times per
     # calibration_days (a new burst tops the rank-th largest of the last ones with that
@@ -175,8 +184,7 @@ class SeasonalDetector:
         expected = max(0.2, seasonal * ratio)
         # Relative spread of same-slot values around their day's level, less its Poisson
         # part: the negative binomial's dispersion (variance = mu + dispersion * mu^2).
-        centre_norm = median(normalized)
-        spread = 1.4826 * mad(normalized, centre_norm)
+        spread = robust_spread(normalized, self.spread_trim)
         typical_level = median(day_levels)
         dispersion = max(self.min_dispersion, spread**2 - 1.0 / typical_level)
         # The expectation is itself estimated: the median of k Poisson counts around mu has a
