@@ -11,7 +11,8 @@ Run from the repository root:
     .venv/bin/python benchmarks/simulated.py [--series 20] [--seeds 0,100] [--jobs N]
 
 It prints one table: per detector (the default with each spread estimator compared, then
-the Huginn and robust z baselines of `benchmarks/detection.py`) and per seed set, NAB
+the default with the level kind beside it and the Huginn and robust z baselines of
+`benchmarks/detection.py`) and per seed set, NAB
 standard / low-FP / low-FN, windows hit (all, of spikes, of raised levels), labelled events
 alerted within ±1 h, false alert rows per stream-day, median delay and run time relative to
 the first row.
@@ -51,11 +52,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.detection import WIDTH, FileResult, default_and_baselines, score_file, summarize
-from monitor.backtest import replay, verdicts_for
-from monitor.detectors import detector_from_preset
-from monitor.detectors.base import Detector
-from monitor.episodes import EpisodePolicy
+from benchmarks.detection import (
+    WIDTH,
+    FileResult,
+    Kinds,
+    alert_rows,
+    default_and_baselines,
+    score_file,
+    seasonal,
+    summarize,
+)
 
 BUCKETS = 8 * 7 * 288
 START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
@@ -73,17 +79,16 @@ SPREADS: dict[str, float | None] = {
 DEFAULT_NAME = "seasonal (this project's default, balanced)"
 
 
-def contenders() -> dict[str, tuple[Detector, EpisodePolicy]]:
-    """Return the detectors scored, by name: the default with each spread, then the rule
-    baselines of `benchmarks/detection.py`."""
-    named: dict[str, tuple[Detector, EpisodePolicy]] = {}
-    for spread, trim in SPREADS.items():
-        detector = detector_from_preset("balanced", spread_trim=trim)
-        policy = EpisodePolicy(max_p_value=detector.max_p_value)
-        named[f"seasonal, spread {spread}"] = (detector, policy)
-    for name, detector, policy in default_and_baselines():
+def contenders() -> dict[str, Kinds]:
+    """Return the contenders scored, by name: the default with each spread, then the others
+    of `benchmarks/detection.py` (the level kind beside the default, the rule baselines)."""
+    named: dict[str, Kinds] = {
+        f"seasonal, spread {spread}": (seasonal(spread_trim=trim),)
+        for spread, trim in SPREADS.items()
+    }
+    for name, kinds in default_and_baselines():
         if name != DEFAULT_NAME:
-            named[name] = (detector, policy)
+            named[name] = kinds
     return named
 
 
@@ -183,12 +188,9 @@ def score_one(job: tuple[int, str]) -> tuple[FileResult, float, Counter[str], Co
     the windows hit and labelled, per kind of event."""
     seed, name = job
     series = simulate(seed)
-    detector, policy = contenders()[name]
     began = time.perf_counter()
-    verdicts = verdicts_for(detector, series.values, series.starts, WIDTH)
-    rows, _ = replay(verdicts, policy, width=WIDTH)
+    alerts = alert_rows(contenders()[name], series.values, series.starts)
     seconds = time.perf_counter() - began
-    alerts = [row.alert for row in rows]
     labelled = Counter(
         kind
         for label, kind in zip(series.labels, series.kinds, strict=True)

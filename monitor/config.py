@@ -59,7 +59,7 @@ NonEmptyText = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S")
 
 
 Preset = Literal["sensitive", "balanced", "strict"]
-AlertKind = Literal["spike", "drop", "climb", "sour"]
+AlertKind = Literal["spike", "level", "drop", "climb", "sour"]
 PValue = Annotated[float, Field(gt=0, lt=0.5)]
 
 

@@ -47,6 +47,9 @@ def _explicit(options: DetectionConfig | DetectorOptions | None) -> dict[str, An
 
 # A slow climb is judged over three hours: long enough that no single bucket jumps.
 CLIMB_MINUTES = 180
+# A raised level is judged over two hours: longer than the ordinary bursts of a topic
+# (which decay within about an hour), short enough to name a level of a few hours early.
+SHIFT_MINUTES = 120
 
 
 def make_detector(
@@ -55,6 +58,7 @@ def make_detector(
     *,
     direction: str = "up",
     climb: bool = False,
+    shift: bool = False,
 ) -> Any:
     """Return the configured detector with its parameters (a topic's options on top of the
     global ones; `direction` "down" looks for drops)."""
@@ -75,6 +79,8 @@ def make_detector(
     options = {**_explicit(settings), **_explicit(topic), "direction": direction}
     if climb:
         options["climb_minutes"] = CLIMB_MINUTES
+    if shift:
+        options["shift_minutes"] = SHIFT_MINUTES
     return detector_from_preset(preset, **options)
 
 
@@ -87,12 +93,13 @@ def topic_detectors(settings: DetectionConfig, topic: TopicConfig) -> dict[str, 
             detectors[kind] = NegativeShareDetector()
             continue
         if kind != "spike" and settings.detector != SeasonalDetector.kind:
-            continue  # only the seasonal detector models drops and climbs
+            continue  # only the seasonal detector models levels, drops and climbs
         detectors[kind] = make_detector(
             settings,
             topic.detection,
             direction="down" if kind == "drop" else "up",
             climb=kind == "climb",
+            shift=kind == "level",
         )
     return detectors
 

@@ -35,6 +35,12 @@ holds from a week of history on; with less, the rank cannot fall below 1 and a y
 alerts more readily on ordinary bursts (up to 7/d times a week at d days), the tail test being
 the main guard then.
 
+Two modes judge a window's sum instead of single buckets, each calibrated by its own record:
+`climb_minutes` (a slow climb: the later half of the window above its earlier half) and
+`shift_minutes` (a raised level: each bucket capped at `shift_cap` times its expectation
+plus `min_excess`, so a burst adds at most a few caps while a level adds its excess to every
+bucket; levels below the topic's bursts, which the spike test's calibration misses).
+
 Warm-up: no verdict is anomalous before `warmup_minutes` of known history exist. Until a
 full day of history exists there is no same-time-of-day value yet, so the expectation is the
 median of all the history seen so far (no daily rhythm), and the dispersion its spread.
@@ -70,8 +76,8 @@ _MIN_LEVEL = 1.0
 class SeasonalDetector:
     """Seasonal negative-binomial detector. Options (see the module docstring): `days`,
     `slot_minutes`, `level_minutes`, `sustain_buckets`, `max_p_value`, `min_excess`,
-    `min_ratio`, `min_dispersion`, `warmup_minutes`, `direction` ("up" for spikes, "down"
-    for drops)."""
+    `min_ratio`, `min_dispersion`, `warmup_minutes`, `climb_minutes`, `shift_minutes`,
+    `shift_cap`, `direction` ("up" for spikes, "down" for drops; a shift is up only)."""
 
     kind: ClassVar[str] = "seasonal"
     days: int = 7
@@ -87,6 +93,11 @@ class SeasonalDetector:
     # Slow climbs: no one-bucket test; the sum of the last `climb_minutes` must be
     # improbable and rising (its later half above its earlier half).
     climb_minutes: int | None = None
+    # Raised levels: no one-bucket test; the sum of the last `shift_minutes`, each bucket
+    # capped at `shift_cap` times its expectation (plus `min_excess`), against the level
+    # before them, calibrated by its own record (see `_shift`).
+    shift_minutes: int | None = None
+    shift_cap: float = 3.0
     max_p_value: float = 1e-6
     min_excess: float = 5.0
     min_ratio: float = 1.5
@@ -104,8 +115,9 @@ class SeasonalDetector:
 
     def _window(self, width: timedelta) -> int:
         """Return how many buckets the sustained (or climb) test sums over."""
-        if self.climb_minutes is not None:
-            return max(2, round(timedelta(minutes=self.climb_minutes) / width))
+        for minutes in (self.climb_minutes, self.shift_minutes):
+            if minutes is not None:
+                return max(2, round(timedelta(minutes=minutes) / width))
         return self.sustain_buckets
 
     def history_buckets(self, width: timedelta) -> int:
@@ -331,7 +343,7 @@ class SeasonalDetector:
         log_tail = self._log_tail(observed, expected, dispersion)
         threshold = math.log10(self.max_p_value)
         anomalous = log_tail <= threshold and self._large(observed, expected)
-        if self.climb_minutes is not None:
+        if self.climb_minutes is not None or self.shift_minutes is not None:
             log_tail, anomalous = 0.0, False  # only the window's sum counts
         others = self._window(width) - 1
         if others > 0 and complete and len(previous) >= others and len(history) >= others:
@@ -345,6 +357,8 @@ class SeasonalDetector:
                     log_tail, anomalous = self._climb(
                         observed, counts, means, mean_now, dispersion, log_tail, anomalous
                     )
+                elif self.shift_minutes is not None:
+                    log_tail, anomalous = self._shift(observed, counts, means, mean_now, dispersion)
                 else:
                     log_tail, anomalous = self._sustained(
                         observed, expected, counts, means, mean_now, dispersion, log_tail, anomalous
@@ -382,6 +396,32 @@ class SeasonalDetector:
             large = self._large(total, total_expected)
             return sustained, anomalous or (sustained <= threshold and large)
         return log_tail, anomalous
+
+    def _shift(
+        self,
+        observed: int,
+        counts: Sequence[int],
+        means: Sequence[float],
+        mean_now: float,
+        dispersion: float,
+    ) -> tuple[float, bool]:
+        """Return the (log tail, anomalous) of a raised level: the window's sum with each
+        bucket capped at `shift_cap` times its expectation plus `min_excess`, when the
+        latest bucket is beyond its expectation.
+
+        The cap is what tells a level from a burst: a burst of any size adds at most a few
+        buckets' caps to the sum, while a level raised for the whole window adds its excess
+        in every bucket. The null distribution of a capped sum is narrower than the
+        negative binomial used for it, which only makes the test conservative; the
+        calibration against the topic's own record of this statistic does the rest."""
+        if not self._beyond(observed, mean_now):
+            return 0.0, False
+        window = zip([*counts, observed], [*means, mean_now], strict=True)
+        total = sum(min(value, self.shift_cap * mean + self.min_excess) for value, mean in window)
+        total_expected = mean_now + sum(means)
+        log_tail = self._log_tail(total, total_expected, dispersion)
+        threshold = math.log10(self.max_p_value)
+        return log_tail, log_tail <= threshold and self._large(total, total_expected)
 
     def _sustained(
         self,

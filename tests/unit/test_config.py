@@ -232,12 +232,13 @@ def test_topic_detection_options_reach_the_topic_detectors() -> None:
 
     text = TOPIC + (
         '[topics.detection]\npreset = "strict"\nmin_excess = 20\ncooldown_minutes = 30\n'
-        'alerts = ["spike", "drop", "climb", "sour"]\n'
+        'alerts = ["spike", "level", "drop", "climb", "sour"]\n'
     )
     config = parse_config(text)
     topic = config.topics[0]
     detectors = topic_detectors(config.detection, topic)
-    assert sorted(detectors) == ["climb", "drop", "sour", "spike"]
+    assert sorted(detectors) == ["climb", "drop", "level", "sour", "spike"]
+    assert detectors["level"].shift_minutes == 120 and detectors["spike"].shift_minutes is None
     spike = detectors["spike"]
     assert (spike.max_p_value, spike.min_excess) == (1e-8, 20)  # preset, then explicit
     assert detectors["drop"].direction == "down" and detectors["climb"].climb_minutes == 180

@@ -15,15 +15,17 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DETECTOR = SeasonalDetector(days=2, calibration_days=1, level_minutes=120)
 
 
-def full_verdicts(values: list[int | None], now: int, filling: int) -> list[object]:
+def full_verdicts(
+    values: list[int | None], now: int, filling: int, detector: SeasonalDetector = DETECTOR
+) -> list[object]:
     """`evaluate` on the complete bucket now - 1 and the filling bucket `now`."""
-    size = DETECTOR.history_buckets(WIDTH)
+    size = detector.history_buckets(WIDTH)
     verdicts = []
     for index, observed, complete in ((now - 1, values[now - 1], True), (now, filling, False)):
         history = values[max(0, index - size) : index]
         history = [None] * (size - len(history)) + history
         verdicts.append(
-            DETECTOR.evaluate(
+            detector.evaluate(
                 history,
                 observed or 0,
                 bucket_start=T0 + index * WIDTH,
@@ -77,3 +79,24 @@ def test_a_state_of_other_settings_or_from_the_future_is_not_reused() -> None:
         DETECTOR, state, counts, set(), start=T0 - 12 * WIDTH, width=WIDTH
     )
     assert computed == incremental.record_buckets(DETECTOR, WIDTH)
+
+
+def test_a_raised_level_detector_judged_incrementally_equals_evaluate() -> None:
+    shift = SeasonalDetector(days=2, calibration_days=1, level_minutes=120, shift_minutes=30)
+    assert incremental.fingerprint(shift, WIDTH) != incremental.fingerprint(DETECTOR, WIDTH)
+    rng = random.Random(5)
+    span = incremental.span_buckets(shift, WIDTH)
+    values: list[int | None] = [rng.randint(0, 8) for _ in range(span + 60)]
+    for i in range(span + 20, span + 60):
+        values[i] = (values[i] or 0) + 12  # a raised level
+    state = None
+    anomalous = False
+    for now in range(span + 1, span + 60):
+        start = now - span
+        counts = [v or 0 for v in values[start : now + 1]]
+        verdicts, state, _ = incremental.judge(
+            shift, state, counts, set(), start=T0 + start * WIDTH, width=WIDTH
+        )
+        assert verdicts == full_verdicts(values, now, counts[-1], shift), now
+        anomalous = anomalous or any(v.anomalous for v in verdicts)
+    assert anomalous  # the comparison covered anomalous verdicts too

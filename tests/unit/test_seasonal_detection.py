@@ -525,3 +525,46 @@ def test_a_sour_turn_of_sentiment_alerts_but_ordinary_variation_does_not() -> No
     assert verdicts[-1].expected == pytest.approx(60 * 0.1, abs=1.5)
     few = share_buckets([1], 1)[0]  # one negative of one scored: too few to judge
     assert not detector.evaluate_share(history, few, complete=True).anomalous
+
+
+def bursty_series(days: int, *, seed: int, rate: float = 20.0) -> list[int]:
+    """5-minute counts around `rate` with four ordinary heavy-tailed bursts a day, each
+    decaying over a quarter of an hour: the traffic a busy topic sees."""
+    rng = random.Random(seed)
+    means = [rate] * (days * 288)
+    for _ in range(4 * days):
+        start = rng.randrange(len(means))
+        posts = rate * rng.paretovariate(1.5) * 3
+        for offset in range(12):
+            if start + offset < len(means):
+                means[start + offset] += posts * math.exp(-offset / 3)
+    return [poisson(rng, mean) for mean in means]
+
+
+def test_a_raised_level_below_the_bursts_alerts_as_a_level_not_as_a_spike() -> None:
+    values = bursty_series(17, seed=3)
+    level_from = 16 * 288  # four hours at three times the usual rate
+    for index in range(level_from, level_from + 48):
+        values[index] = poisson(random.Random(index), 60.0)
+    starts = starts_of(values, FIVE)
+    spikes = verdicts_for(detector_from_preset(), values, starts, FIVE)
+    levels = verdicts_for(detector_from_preset(shift_minutes=120), values, starts, FIVE)
+    raised = slice(level_from, level_from + 48)
+    assert not any(v.anomalous for v in spikes[raised])  # the bursts set the spike bar higher
+    first = next(i for i, v in enumerate(levels) if i >= level_from and v.anomalous)
+    assert first - level_from <= 30  # named within two and a half hours
+    assert not any(v.anomalous for v in levels[15 * 288 : level_from])  # a day of bursts alone
+
+
+def test_a_level_caps_each_bucket_so_one_huge_burst_is_not_a_raised_level() -> None:
+    rng = random.Random(4)
+    values = [poisson(rng, 20.0) for _ in range(288 * 3)]
+    burst = len(values) - 24
+    values[burst] = 3000
+    starts = starts_of(values, FIVE)
+    capped = verdicts_for(detector_from_preset(shift_minutes=120), values, starts, FIVE)
+    uncapped = verdicts_for(
+        detector_from_preset(shift_minutes=120, shift_cap=1e9), values, starts, FIVE
+    )
+    assert any(v.anomalous for v in uncapped[burst:])  # the test the cap is for can fail
+    assert not any(v.anomalous for v in capped[burst:])

@@ -67,7 +67,7 @@ def test_scorer_rewards_an_early_hit_and_charges_misses_and_false_rows() -> None
 
 def test_simulated_benchmark_scores_the_shipped_default_first_and_the_baselines() -> None:
     named = contenders()
-    first_detector, first_policy = next(iter(named.values()))
+    ((first_detector, first_policy),) = next(iter(named.values()))
     assert first_detector == detector_from_preset("balanced")
     assert first_policy.max_p_value == first_detector.max_p_value
     assert {"Huginn PeakDetector rule, defaults", "robust z (median/MAD of 24 h, k = 10)"} <= set(
