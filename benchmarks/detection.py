@@ -68,10 +68,15 @@ class FileResult:
     delays_minutes: list[float]
 
 
+def probation_rows(rows: int) -> int:
+    """Return how many rows of a file NAB's probation period covers (15 %, at most 750)."""
+    return min(math.floor(0.15 * rows), 750)
+
+
 def score_file(alerts: list[bool], windows: list[tuple[int, int]], labels: list[int]) -> FileResult:
     """Return the NAB raw scores and the latency figures of one file's alert rows."""
     n = len(alerts)
-    probation = min(math.floor(0.15 * n), 750)
+    probation = probation_rows(n)
     detections = [i for i, flag in enumerate(alerts) if flag and i >= probation]
     windows = [(lo, hi) for lo, hi in sorted(windows) if hi >= probation]
     raw = {}
@@ -190,6 +195,14 @@ def seasonal(**options: object) -> tuple[Detector, EpisodePolicy]:
     return detector, EpisodePolicy(max_p_value=detector.max_p_value)
 
 
+def rule(kind: str) -> tuple[Detector, EpisodePolicy]:
+    """Return a rule baseline with its defaults; each alert row is its own episode."""
+    detector = DETECTORS[kind]
+    return detector(), EpisodePolicy(
+        cooldown_minutes=detector.default_cooldown_minutes, single_bucket=True
+    )
+
+
 def default_and_baselines() -> list[tuple[str, Kinds]]:
     """Return the contenders the benchmarks compare: the default (the spike kind), the
     default with the level kind beside it, and two rule baselines, each detector with the
@@ -200,30 +213,8 @@ def default_and_baselines() -> list[tuple[str, Kinds]]:
             "seasonal, spike and level kinds",
             (seasonal(), seasonal(shift_minutes=SHIFT_MINUTES)),
         ),
-        (
-            "Huginn PeakDetector rule, defaults",
-            (
-                (
-                    DETECTORS["peak"](),
-                    EpisodePolicy(
-                        cooldown_minutes=DETECTORS["peak"].default_cooldown_minutes,
-                        single_bucket=True,
-                    ),
-                ),
-            ),
-        ),
-        (
-            "robust z (median/MAD of 24 h, k = 10)",
-            (
-                (
-                    DETECTORS["robust-z"](),
-                    EpisodePolicy(
-                        cooldown_minutes=DETECTORS["robust-z"].default_cooldown_minutes,
-                        single_bucket=True,
-                    ),
-                ),
-            ),
-        ),
+        ("Huginn PeakDetector rule, defaults", (rule("peak"),)),
+        ("robust z (median/MAD of 24 h, k = 10)", (rule("robust-z"),)),
     ]
 
 

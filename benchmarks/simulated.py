@@ -58,6 +58,7 @@ from benchmarks.detection import (
     Kinds,
     alert_rows,
     default_and_baselines,
+    probation_rows,
     score_file,
     seasonal,
     summarize,
@@ -104,7 +105,7 @@ class Series:
 def nab_windows(labels: list[int], rows: int) -> list[tuple[int, int]]:
     """Return NAB's windows for `labels`: int(10 % of rows / labels) wide, centred, clipped,
     merged where they overlap, dropped where they start inside the probation period."""
-    probation = min(math.floor(0.15 * rows), 750)
+    probation = probation_rows(rows)
     width = int(0.10 * rows / len(labels))
     windows: list[list[int]] = []
     for label in sorted(labels):
@@ -142,7 +143,7 @@ def simulate(seed: int, buckets: int = BUCKETS) -> Series:
         add_decay(int(start), (level[start] + 1.0) * factor, tau)
 
     half = int(0.10 * buckets / EVENTS) // 2
-    probation = min(math.floor(0.15 * buckets), 750)
+    probation = probation_rows(buckets)
     labels: list[int] = []
     while len(labels) < EVENTS:
         candidate = int(rng.integers(probation + half, buckets - half))

@@ -341,8 +341,7 @@ class SeasonalDetector:
             return Verdict(bucket_start, observed, 0.0, 1.0, False, complete), None
         expected, dispersion, _, seasonal, lagged = fit
         log_tail = self._log_tail(observed, expected, dispersion)
-        threshold = math.log10(self.max_p_value)
-        anomalous = log_tail <= threshold and self._large(observed, expected)
+        anomalous = self._passes(log_tail, observed, expected)
         if self.climb_minutes is not None or self.shift_minutes is not None:
             log_tail, anomalous = 0.0, False  # only the window's sum counts
         others = self._window(width) - 1
@@ -392,9 +391,7 @@ class SeasonalDetector:
         window = [*counts, observed]
         half = len(window) // 2
         if self._beyond(sum(window[-half:]), sum(window[:half])) and sustained < log_tail:
-            threshold = math.log10(self.max_p_value)
-            large = self._large(total, total_expected)
-            return sustained, anomalous or (sustained <= threshold and large)
+            return sustained, anomalous or self._passes(sustained, total, total_expected)
         return log_tail, anomalous
 
     def _shift(
@@ -420,8 +417,7 @@ class SeasonalDetector:
         total = sum(min(value, self.shift_cap * mean + self.min_excess) for value, mean in window)
         total_expected = mean_now + sum(means)
         log_tail = self._log_tail(total, total_expected, dispersion)
-        threshold = math.log10(self.max_p_value)
-        return log_tail, log_tail <= threshold and self._large(total, total_expected)
+        return log_tail, self._passes(log_tail, total, total_expected)
 
     def _sustained(
         self,
@@ -444,7 +440,6 @@ class SeasonalDetector:
         followed by quiet would count as a raised level again."""
         if not (self._beyond(observed, mean_now) and self._beyond(observed, expected)):
             return log_tail, anomalous
-        threshold = math.log10(self.max_p_value)
         total, total_expected = float(observed), mean_now
         lengths = range(2, len(counts) + 2) if self.sustain_scan else [len(counts) + 1]
         # Walk back from the bucket before this one: the run ends at the first ordinary one.
@@ -460,10 +455,13 @@ class SeasonalDetector:
             sustained = self._log_tail(total, total_expected, dispersion)
             if sustained < log_tail:
                 log_tail = sustained
-                anomalous = anomalous or (
-                    sustained <= threshold and self._large(total, total_expected)
-                )
+                anomalous = anomalous or self._passes(sustained, total, total_expected)
         return log_tail, anomalous
+
+    def _passes(self, log_tail: float, observed: float, expected: float) -> bool:
+        """Return whether a count (or a window's sum) passes the count tests: a tail of at
+        most `max_p_value`, and beyond its expectation by `min_excess` and `min_ratio`."""
+        return log_tail <= math.log10(self.max_p_value) and self._large(observed, expected)
 
     def _log_tail(self, observed: float, expected: float, dispersion: float) -> float:
         if self.direction == "down":
