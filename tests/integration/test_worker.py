@@ -1,9 +1,11 @@
 """End to end with real processes: a Celery worker and beat on real Redis, storing in real
-PostgreSQL, polling a feed server on 127.0.0.1, flag a spike."""
+PostgreSQL, polling a feed server on 127.0.0.1, flag a spike; on a stored timeline they name a
+raised level as a `level` alert."""
 
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,11 +15,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from monitor.storage.engine import make_engine, make_session_factory
+from monitor.runtime import Runtime
+from monitor.storage import queries
+from monitor.storage.engine import make_engine, make_session_factory, session_scope
 from monitor.storage.migrate import upgrade
 from monitor.storage.tables import AlertRow, Feed, MentionRow, TimelineBucket
-from tests.conftest import REPO, FeedServer, Route, rfc822, rss, write_config
+from monitor.timeline import bucket_start
+from tests.conftest import REPO, FeedServer, Route, make_settings, rfc822, rss, write_config
 from tests.processes import processes_env, start_beat, start_worker, stop, wait_for
+from tests.series import bursty_series, poisson
 
 pytestmark = pytest.mark.integration
 
@@ -120,6 +126,75 @@ def test_worker_and_beat_poll_store_and_flag_a_spike(
     finally:
         stop(beat)
         stop(worker)
+
+
+def test_worker_and_beat_raise_a_level_alert_for_a_raised_level(
+    tmp_path: Path, postgres_url: str, redis_url: str
+) -> None:
+    """Fifteen days of a bursty topic's counts, the last two and a half hours at three times
+    the usual rate, stored as the pipeline's counters would have them: the beat-driven
+    detection run of a topic with `alerts = ["spike", "level"]` opens a `level` alert, and
+    the spike kind, whose bar the topic's bursts set, stays silent."""
+    width = timedelta(minutes=5)
+    config = write_config(tmp_path / "monitor.toml", feeds=[])
+    text = config.read_text()
+    levels = text.replace('alerts = ["spike"]', 'alerts = ["spike", "level"]', 1)
+    levels = levels.replace("interval_seconds = 60 ", "interval_seconds = 5 ", 1)
+    assert levels.count('"level"') == 1 and "interval_seconds = 5 " in levels
+    config.write_text(levels)
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    filling = bucket_start(datetime.now(UTC), width)
+    values = bursty_series(15, seed=3)
+    raised_from = len(values) - 30
+    for index in range(raised_from, len(values) + 1):  # 2.5 hours and the filling bucket
+        if index == len(values):
+            values.append(0)
+        values[index] = poisson(random.Random(index), 60.0)
+    first = filling - (len(values) - 1) * width
+    runtime = Runtime.start(make_settings(tmp_path, config, postgres_url))  # syncs the topics
+    try:
+        with session_scope(runtime.sessions) as session:
+            topic_id = queries.get_topic_id(session, "love-letter")
+            session.add_all(
+                TimelineBucket(topic_id=topic_id, bucket_start=first + i * width, count=count)
+                for i, count in enumerate(values)
+            )
+    finally:
+        runtime.close()
+    sessions = make_session_factory(engine)
+    env = processes_env(tmp_path, config, postgres_url, redis_url)
+    worker = start_worker(env, tmp_path / "worker.log", name="level")
+    beat = start_beat(env, tmp_path / "beat.log", tmp_path / "beat")
+    try:
+
+        def level_alert() -> AlertRow | None:
+            with sessions() as session:
+                return session.scalar(select(AlertRow).where(AlertRow.kind == "level"))
+
+        assert wait_for(lambda: level_alert() is not None, timeout=90, processes=[worker, beat]), (
+            tmp_path / "worker.log"
+        ).read_text()[-3000:]
+        found = level_alert()
+        assert found.topic_id == topic_id and found.status == "open"
+        assert found.opened_bucket >= first + raised_from * width
+        assert found.expected == pytest.approx(20, rel=0.3)  # the usual rate, per bucket
+        assert found.peak_count > 2 * found.expected
+        runs = (tmp_path / "worker.log").read_text().count("monitor.detect_spikes[")
+        assert wait_for(  # two more detection runs (received and succeeded lines)
+            lambda: (
+                (tmp_path / "worker.log").read_text().count("monitor.detect_spikes[") >= runs + 4
+            ),
+            timeout=30,
+            processes=[worker, beat],
+        )
+        with sessions() as session:
+            kinds = list(session.scalars(select(AlertRow.kind)))
+        assert kinds == ["level"]
+    finally:
+        stop(beat)
+        stop(worker)
+        engine.dispose()
 
 
 def test_worker_refuses_to_start_on_an_unmigrated_database(

@@ -23,21 +23,11 @@ from monitor.episodes import (
 )
 from monitor.explain import explain_episode, rising_terms, tokens
 from monitor.model import BucketCount, Verdict
+from tests.series import bursty_series, poisson
 
 HOUR = timedelta(hours=1)
 FIVE = timedelta(minutes=5)
 T0 = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday, midnight
-
-
-def poisson(rng: random.Random, mean: float) -> int:
-    """Return one Poisson draw (Knuth for small means, rounded normal for large ones)."""
-    if mean > 50:
-        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-    limit, k, product = math.exp(-mean), 0, rng.random()
-    while product > limit:
-        k += 1
-        product *= rng.random()
-    return k
 
 
 def daily_series(days: int, *, seed: int, width: timedelta = HOUR) -> list[int]:
@@ -525,20 +515,6 @@ def test_a_sour_turn_of_sentiment_alerts_but_ordinary_variation_does_not() -> No
     assert verdicts[-1].expected == pytest.approx(60 * 0.1, abs=1.5)
     few = share_buckets([1], 1)[0]  # one negative of one scored: too few to judge
     assert not detector.evaluate_share(history, few, complete=True).anomalous
-
-
-def bursty_series(days: int, *, seed: int, rate: float = 20.0) -> list[int]:
-    """5-minute counts around `rate` with four ordinary heavy-tailed bursts a day, each
-    decaying over a quarter of an hour: the traffic a busy topic sees."""
-    rng = random.Random(seed)
-    means = [rate] * (days * 288)
-    for _ in range(4 * days):
-        start = rng.randrange(len(means))
-        posts = rate * rng.paretovariate(1.5) * 3
-        for offset in range(12):
-            if start + offset < len(means):
-                means[start + offset] += posts * math.exp(-offset / 3)
-    return [poisson(rng, mean) for mean in means]
 
 
 def test_a_raised_level_below_the_bursts_alerts_as_a_level_not_as_a_spike() -> None:
