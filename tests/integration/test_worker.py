@@ -145,11 +145,9 @@ def test_worker_and_beat_raise_a_level_alert_for_a_raised_level(
     engine = make_engine(postgres_url)
     upgrade(engine)
     filling = bucket_start(datetime.now(UTC), width)
-    values = bursty_series(15, seed=3)
-    raised_from = len(values) - 30
-    for index in range(raised_from, len(values) + 1):  # 2.5 hours and the filling bucket
-        if index == len(values):
-            values.append(0)
+    values = [*bursty_series(15, seed=3), 0]  # the last one is the filling bucket
+    raised_from = len(values) - 31
+    for index in range(raised_from, len(values)):  # 2.5 hours and the filling bucket
         values[index] = poisson(random.Random(index), 60.0)
     first = filling - (len(values) - 1) * width
     runtime = Runtime.start(make_settings(tmp_path, config, postgres_url))  # syncs the topics
