@@ -22,18 +22,19 @@ far, not bucket by bucket.
 
 Real mention series are burstier than any fitted count model: a busy topic has a few
 "impossible" buckets every day (a retweet cascade, a bot). So a candidate is anomalous only
-when it is also more surprising than the `calibration_rank`-th most surprising burst of
-the previous `calibration_days` days: the topic's own record of ordinary bursts sets the bar.
-A burst is a stretch of consecutive buckets beyond the alert threshold, counted once (one
-spike lasting an hour is one burst, not twelve). Taking the second rather than the largest
-keeps one past spike from raising the bar for two weeks. If a topic's bursts do not change
-in kind, a new one tops the second largest of the last n with probability 2/(n+1): such a
-topic alerts about twice per `calibration_days`, once a week with the defaults. While less
-than `calibration_days` of history is known, the rank is scaled to the history there is
-(with the defaults the largest burst until 10.5 days are known, then the second), so the same rate
-holds from a week of history on; with less, the rank cannot fall below 1 and a young topic
-alerts more readily on ordinary bursts (up to 7/d times a week at d days), the tail test being
-the main guard then.
+when it is also more surprising than the `calibration_rank`-th most surprising burst of the
+previous `calibration_days` days: the topic's own record of ordinary bursts sets the bar. A
+burst is a stretch of consecutive buckets beyond the alert threshold, counted once (one
+spike lasting an hour is one burst, not twelve), and the burst a bucket continues is not in
+its own record (after its peak, a long episode would stop topping itself). Taking the
+second rather than the largest keeps one past spike from raising the bar for two weeks. If
+a topic's bursts do not change in kind, a new one tops the second largest of the last n
+with probability 2/(n+1): such a topic alerts about twice per `calibration_days`, once a
+week with the defaults. While less than `calibration_days` of history is known, the rank is
+scaled to the history there is (with the defaults the largest burst until 10.5 days are
+known, then the second), so the same rate holds from a week of history on; with less, the
+rank cannot fall below 1 and a young topic alerts more readily on ordinary bursts (up to
+7/d times a week at d days), the tail test being the main guard then.
 
 Two modes judge a window's sum instead of single buckets, each calibrated by its own record:
 `climb_minutes` (a slow climb: the later half of the window above its earlier half) and
@@ -314,7 +315,11 @@ class SeasonalDetector:
         are known)."""
         anomalous = verdict.anomalous
         if anomalous:
-            bursts = burst_surprises(past_surprise, -math.log10(self.max_p_value))
+            floor = -math.log10(self.max_p_value)
+            bursts = burst_surprises(past_surprise, floor)
+            if past_surprise and past_surprise[-1] >= floor and bursts:
+                # The burst this bucket continues is not part of its own record.
+                bursts.pop()
             rank = self.calibration_rank_for(known_buckets, width)
             if len(bursts) >= rank:
                 bar = heapq.nlargest(rank, bursts)[-1]

@@ -189,6 +189,33 @@ def test_calibration_rank_follows_the_known_history() -> None:
     assert scanned[first].anomalous and not scanned[second].anomalous
 
 
+def test_an_ongoing_burst_is_not_part_of_its_own_calibration() -> None:
+    # With five days known the bar is the largest burst. A bucket that continues a burst
+    # (the one before it was beyond the floor too) is judged against the bursts before it,
+    # not against the burst's own peak so far; once the burst has ended, its peak is history.
+    detector = detector_from_preset()
+    known = 5 * 288
+    ongoing = [0.5] * 600 + [8.0] + [0.5] * 100 + [30.0, 45.0, 40.0]
+    after_the_peak = verdict(0, 40, 5, 1e-35, True)
+    assert detector._calibrated(
+        after_the_peak, ongoing, T0, known_buckets=known, width=FIVE
+    ).anomalous
+    ended = [*ongoing, 0.5]
+    assert not detector._calibrated(
+        after_the_peak, ended, T0, known_buckets=known, width=FIVE
+    ).anomalous
+    # So on a young topic a raised level stays anomalous for as long as it lasts: four hours
+    # at three times the rate, after nine calm days, flag every bucket from the first flag on.
+    rng = random.Random(0)
+    values = [poisson(rng, 20) for _ in range(9 * 288)] + [poisson(rng, 60) for _ in range(48)]
+    levels = verdicts_for(
+        detector_from_preset(shift_minutes=120), values, starts_of(values, FIVE), FIVE
+    )
+    flags = [v.anomalous for v in levels[-48:]]
+    assert True in flags[:12]
+    assert all(flags[flags.index(True) :])
+
+
 def test_a_short_raised_run_is_scored_as_one_episode() -> None:
     # Three buckets at about 1.9x: no single one reaches the threshold, the whole window of
     # the sustained test is never raised, but the run's cumulative excess is improbable
