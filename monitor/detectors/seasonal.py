@@ -317,7 +317,7 @@ class SeasonalDetector:
         if anomalous:
             floor = -math.log10(self.max_p_value)
             bursts = burst_surprises(past_surprise, floor)
-            if past_surprise and past_surprise[-1] >= floor and bursts:
+            if past_surprise and past_surprise[-1] >= floor:
                 # The burst this bucket continues is not part of its own record.
                 bursts.pop()
             rank = self.calibration_rank_for(known_buckets, width)
