@@ -408,20 +408,24 @@ class SeasonalDetector:
         dispersion: float,
     ) -> tuple[float, bool]:
         """Return the (log tail, anomalous) of a raised level: the window's sum with each
-        bucket capped at `shift_cap` times its expectation plus `min_excess`, when the
-        latest bucket is beyond its expectation.
+        bucket capped at `shift_cap` times its expectation plus `min_excess`; anomalous only
+        when the latest bucket is beyond its expectation.
 
         The cap is what tells a level from a burst: a burst of any size adds at most a few
         buckets' caps to the sum, while a level raised for the whole window adds its excess
         in every bucket. The null distribution of a capped sum is narrower than the
         negative binomial used for it, which only makes the test conservative; the
-        calibration against the topic's own record of this statistic does the rest."""
-        if not self._beyond(observed, mean_now):
-            return 0.0, False
+        calibration against the topic's own record of this statistic does the rest.
+
+        The tail is the window's on every bucket, a dip included: a level's ordinary dips
+        would otherwise cut it into several bursts of the record, each of which its later
+        buckets must top (and one ordinary burst would fill several ranks)."""
         window = zip([*counts, observed], [*means, mean_now], strict=True)
         total = sum(min(value, self.shift_cap * mean + self.min_excess) for value, mean in window)
         total_expected = mean_now + sum(means)
         log_tail = self._log_tail(total, total_expected, dispersion)
+        if not self._beyond(observed, mean_now):
+            return log_tail, False
         return log_tail, self._passes(log_tail, total, total_expected)
 
     def _sustained(

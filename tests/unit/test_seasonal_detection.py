@@ -216,6 +216,28 @@ def test_an_ongoing_burst_is_not_part_of_its_own_calibration() -> None:
     assert all(flags[flags.index(True) :])
 
 
+def test_a_dip_inside_a_raised_level_does_not_split_it_into_two_bursts() -> None:
+    # Four hours at three times the rate after nine calm days, with one quiet bucket two and
+    # a half hours in: the level kind's statistic is the two-hour window's, so the dip keeps
+    # its surprise (not anomalous itself, since its own count is low), the level stays one
+    # burst of the record, and every raised bucket after the dip is still flagged instead of
+    # having to top the level's first part.
+    rng = random.Random(0)
+    values = [poisson(rng, 20) for _ in range(9 * 288)] + [poisson(rng, 60) for _ in range(48)]
+    level_from, dip = 9 * 288, 9 * 288 + 30
+    values[dip] = 8
+    detector = detector_from_preset(shift_minutes=120)
+    levels = verdicts_for(detector, values, starts_of(values, FIVE), FIVE)
+    floor = -math.log10(detector.max_p_value)
+    assert not levels[dip].anomalous and levels[dip].log_surprise >= floor
+    record = burst_surprises([v.log_surprise for v in levels[level_from:]], floor)
+    assert sum(1 for surprise in record if surprise >= floor) == 1
+    flags = [v.anomalous for v in levels[level_from:]]
+    first = flags.index(True)
+    assert first <= 12
+    assert all(flag for i, flag in enumerate(flags) if i >= first and level_from + i != dip)
+
+
 def test_a_short_raised_run_is_scored_as_one_episode() -> None:
     # Three buckets at about 1.9x: no single one reaches the threshold, the whole window of
     # the sustained test is never raised, but the run's cumulative excess is improbable
