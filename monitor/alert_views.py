@@ -79,6 +79,7 @@ def run_backtest(
     since: str,
     bucket: str,
     detector: str | None,
+    until: str | None = None,
     preset: str | None,
     jsonl: bool,
     now: datetime,
@@ -98,6 +99,8 @@ def run_backtest(
         overrides["detector"] = detector
     if preset:
         overrides["preset"] = preset
+    if input is not None and until is not None:
+        raise ValueError("--until goes with --topic (a CSV is replayed whole)")
     if input is not None:
         width = parse_width(bucket)
         if not input.exists():
@@ -136,13 +139,20 @@ def run_backtest(
         policy = topic_policy(settings, topic_config, chosen)
         width = parse_width(f"{config.timeline.bucket_minutes}m")
         start = parse_since(since, now=now)
+        # Not past now: the buckets after it have not happened, they are not quiet ones.
+        end = min(now, parse_since(until, now=now, option="until")) if until else now
+        if end <= start:
+            raise ValueError(
+                f"--until ({end:%Y-%m-%d %H:%M} UTC) must be after --since "
+                f"({start:%Y-%m-%d %H:%M} UTC)"
+            )
         engine = make_engine(settings_env.database_url)
         try:
             require_current_schema(engine)
             with make_session_factory(engine)() as session:
                 topic_id = queries.get_topic_id(session, topic)
                 history_start = start - width * (chosen.history_buckets(width) + 1)
-                buckets = queries.load_buckets(session, topic_id, start=history_start, end=now)
+                buckets = queries.load_buckets(session, topic_id, start=history_start, end=end)
                 first = queries.first_bucket(session, topic_id)
                 feed_ids = {feed.name: feed.id for feed in queries.list_feeds(session)}
                 serving = [
@@ -151,7 +161,7 @@ def run_backtest(
                     if feed.name in feed_ids and (feed.topics is None or topic in feed.topics)
                 ]
                 outages = alert_queries.outage_buckets(
-                    session, serving, start=history_start, end=now
+                    session, serving, start=history_start, end=end
                 )
         finally:
             engine.dispose()
@@ -162,13 +172,15 @@ def run_backtest(
             width=width,
             first_bucket=first,
             start=start,
-            end=now,
+            end=end,
             outages=outages,
             events=config.expected_events,
             topic=topic,
         )
         texts = [row.start.isoformat().replace("+00:00", "Z") for row in rows]
         label = f"topic {topic} since {start:%Y-%m-%d %H:%M} UTC"
+        if until:
+            label += f" until {end:%Y-%m-%d %H:%M} UTC"
     if jsonl:
         write = sys.stdout.write
         for text, row in zip(texts, rows, strict=True):

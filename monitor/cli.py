@@ -355,6 +355,10 @@ def backtest(
     ] = None,
     topic: Annotated[str | None, typer.Option(help="replay this stored topic instead")] = None,
     since: Annotated[str, typer.Option(help="with --topic: e.g. 30d or an ISO time")] = "30d",
+    until: Annotated[
+        str | None,
+        typer.Option(help="with --topic: where the replay ends, e.g. 1d or an ISO time (now)"),
+    ] = None,
     bucket: Annotated[
         str, typer.Option(help="with --input: the width of one CSV row (5m, 1h ...)")
     ] = "5m",
@@ -383,6 +387,7 @@ def backtest(
                 input=input,
                 topic=topic,
                 since=since,
+                until=until,
                 bucket=bucket,
                 detector=detector,
                 preset=preset,

@@ -25,8 +25,9 @@ def parse_width(text: str) -> timedelta:
         raise ValueError(f"{problem} (at most 999999999 days)") from None
 
 
-def parse_since(text: str, *, now: datetime) -> datetime:
-    """Return the instant `text` ago (`30d`, `12h`, `90m`) or the ISO time it names."""
+def parse_since(text: str, *, now: datetime, option: str = "since") -> datetime:
+    """Return the instant `text` ago (`30d`, `12h`, `90m`) or the ISO time it names; a
+    ValueError naming `option` otherwise."""
     try:
         return now - parse_width(text)
     except (ValueError, OverflowError):
@@ -35,7 +36,7 @@ def parse_since(text: str, *, now: datetime) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(
-            f"since {text!r}: give a duration such as 7d, 12h, 30m or an ISO time"
+            f"{option} {text!r}: give a duration such as 7d, 12h, 30m or an ISO time"
         ) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 

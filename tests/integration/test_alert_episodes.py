@@ -238,12 +238,16 @@ def test_cli_shows_acknowledges_and_replays_the_episode(tmp_path: Path, sqlite_u
     assert acked.returncode == 0 and "acknowledged" in acked.stdout
     missing = monitor("alerts", "ack", "999999")
     assert missing.returncode != 0 and "no alert with id 999999" in missing.stderr
-    replayed = monitor(
-        "backtest", "--topic", "love-letter", "--since", "2026-05-04T06:00:00", "--format", "jsonl"
-    )
+    # --until ends the replay at the stored day rather than now (months of empty buckets).
+    replay = ["backtest", "--topic", "love-letter", "--since", "2026-05-04T06:00:00"]
+    replayed = monitor(*replay, "--until", "2026-05-04T14:00:00", "--format", "jsonl")
     assert replayed.returncode == 0, replayed.stderr
     rows = [json.loads(line) for line in replayed.stdout.splitlines()]
     assert [r["timestamp"] for r in rows if r["alert"]] == ["2026-05-04T12:00:00Z"]
+    assert rows[0]["timestamp"] == "2026-05-04T06:00:00Z"
+    assert rows[-1]["timestamp"] == "2026-05-04T13:55:00Z"
+    backwards = monitor(*replay, "--until", "2026-05-04T05:00:00")
+    assert backwards.returncode == 2 and "--until (2026-05-04 05:00 UTC)" in backwards.stderr
 
 
 def calendar(action: str) -> str:
@@ -420,7 +424,10 @@ def test_the_backtest_of_a_stored_topic_applies_the_calendar(
         "PATH": "/usr/bin:/bin",
         "COLUMNS": "200",
     }
-    replay = ["backtest", "--topic", "love-letter", "--since", "2026-05-04T06:00:00"]
+    replay = [
+        *("backtest", "--topic", "love-letter"),
+        *("--since", "2026-05-04T06:00:00", "--until", "2026-05-04T13:00:00"),
+    ]
 
     def monitor(*args: str) -> str:
         done = subprocess.run(
@@ -437,6 +444,7 @@ def test_the_backtest_of_a_stored_topic_applies_the_calendar(
     rows = [json.loads(line) for line in monitor("--format", "jsonl").splitlines()]
     burst = next(row for row in rows if row["timestamp"] == "2026-05-04T12:00:00Z")
     table = monitor()
+    assert "until 2026-05-04 13:00 UTC" in table
     if action == "suppress":
         # As live: the alert is not raised during the event.
         assert [row for row in rows if row["alert"]] == []

@@ -63,3 +63,5 @@ def test_bad_input_exits_2_with_a_message(tmp_path: Path) -> None:
     assert "timestamp,value" in result.output
     unknown = CliRunner().invoke(app, ["backtest", "--input", str(bad), "--detector", "x"])
     assert unknown.exit_code == 2 and "unknown detector" in unknown.output
+    until = CliRunner().invoke(app, ["backtest", "--input", str(bad), "--until", "1d"])
+    assert until.exit_code == 2 and "--until goes with --topic" in until.output
