@@ -30,6 +30,11 @@ from monitor.storage.queries import sync_config
 
 DEMO_DETECTION_INTERVAL_SECONDS = 10
 DEMO_TOPIC = "love-letter"
+# The burst: 60 posts in 30 s, so it is over (and in the alert) soon after the alert opens.
+DEMO_BURST_SECONDS = 30
+DEMO_BURST_POSTS_PER_MINUTE = 120
+# After the burst ends: a poll of every feed (10 s apart) and a detection run, with margin.
+DEMO_SETTLE_SECONDS = 25
 
 
 def demo_config_text(base_config: str, simulator: object) -> str:
@@ -90,7 +95,10 @@ def run_demo(settings: Settings, *, timeout_seconds: float, console: Console) ->
         # Messages a previous run left in the embedded broker would only replay old polls.
         shutil.rmtree(settings.broker_folder, ignore_errors=True)
 
-    simulator = Simulator()
+    simulator = Simulator(
+        burst_duration_seconds=DEMO_BURST_SECONDS,
+        burst_posts_per_minute=DEMO_BURST_POSTS_PER_MINUTE,
+    )
     simulator.start()
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -174,6 +182,18 @@ def run_demo(settings: Settings, *, timeout_seconds: float, console: Console) ->
                 f"see `monitor feeds` and {data_dir}/demo-*.log[/]"
             )
             return 1
+        console.print(
+            f"[bold green]Spike alert opened[/] on {DEMO_TOPIC} on "
+            f"{found['peak_count']} mentions so far; following it until the burst is in"
+        )
+        # The alert opens while its bucket is still filling; its peak and explanation grow
+        # with each poll, so show the episode once the whole burst has been polled and judged.
+        burst_end = simulator.burst_start + timedelta(seconds=DEMO_BURST_SECONDS)
+        settle = burst_end + timedelta(seconds=DEMO_SETTLE_SECONDS) - datetime.now(UTC)
+        time.sleep(max(0.0, min(settle.total_seconds(), deadline - time.monotonic())))
+        with sessions() as session:
+            records = alert_records(session, topic=DEMO_TOPIC, since=burst_bucket)
+        found = next((record for record in records if record["id"] == found["id"]), found)
         console.print(
             f"[bold green]Spike detected[/] on {DEMO_TOPIC}: "
             f"{found['peak_count']} mentions in one bucket, "
