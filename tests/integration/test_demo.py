@@ -36,7 +36,10 @@ def test_demo_detects_the_spike_and_leaves_readable_results(tmp_path: Path) -> N
     env["PYTHONPATH"] = str(REPO)
     demo = monitor("demo", "--timeout", "150", cwd=tmp_path, env=env, timeout=240)
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    # It reports the alert as it opens, then the episode once the whole burst is in.
+    assert "Spike alert opened on love-letter" in demo.stdout
     assert "Spike detected on love-letter" in demo.stdout
+    assert demo.stdout.index("Spike alert opened") < demo.stdout.index("Spike detected")
     assert "Rising terms" in demo.stdout and "Sentiment" in demo.stdout  # the explanation
     assert (tmp_path / "var" / "monitor.db").exists()
 
