@@ -22,11 +22,12 @@ from rich.console import Console
 
 from monitor.config import parse_config
 from monitor.errors import ConfigError
-from monitor.reports import alert_records, history
+from monitor.reports import alert_record, alert_records, history
 from monitor.settings import Settings
 from monitor.storage.engine import make_engine, make_session_factory, session_scope
 from monitor.storage.migrate import upgrade
 from monitor.storage.queries import sync_config
+from monitor.storage.reads import alert_with_topic
 
 DEMO_DETECTION_INTERVAL_SECONDS = 10
 DEMO_TOPIC = "love-letter"
@@ -188,12 +189,12 @@ def run_demo(settings: Settings, *, timeout_seconds: float, console: Console) ->
         )
         # The alert opens while its bucket is still filling; its peak and explanation grow
         # with each poll, so show the episode once the whole burst has been polled and judged.
-        burst_end = simulator.burst_start + timedelta(seconds=DEMO_BURST_SECONDS)
+        burst_end = simulator.burst_start + timedelta(seconds=simulator.burst_duration_seconds)
         settle = burst_end + timedelta(seconds=DEMO_SETTLE_SECONDS) - datetime.now(UTC)
         time.sleep(max(0.0, min(settle.total_seconds(), deadline - time.monotonic())))
         with sessions() as session:
-            records = alert_records(session, topic=DEMO_TOPIC, since=burst_bucket)
-        found = next((record for record in records if record["id"] == found["id"]), found)
+            latest = alert_with_topic(session, found["id"])
+            found = alert_record(*latest) if latest is not None else found
         console.print(
             f"[bold green]Spike detected[/] on {DEMO_TOPIC}: "
             f"{found['peak_count']} mentions in one bucket, "
