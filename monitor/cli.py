@@ -302,10 +302,10 @@ def alerts_show(
 ) -> None:
     """Show one alert with its explanation: why it fired, what rose, who posted first."""
     from monitor.reports import alert_record
-    from monitor.storage.alert_queries import get_alert
+    from monitor.storage.reads import alert_with_topic
 
     with read_session(settings_or_exit()) as session:
-        found = get_alert(session, alert_id)
+        found = alert_with_topic(session, alert_id)
         if found is None:
             raise fail(f"no alert with id {alert_id}")
         record = alert_record(*found)

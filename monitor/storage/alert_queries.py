@@ -92,16 +92,6 @@ def posts_between(
     return posts
 
 
-def get_alert(session: Session, alert_id: int) -> tuple[AlertRow, str] | None:
-    """Return the alert with `alert_id` and its topic name, or None."""
-    row = session.execute(
-        select(AlertRow, Topic.name)
-        .join(Topic, Topic.id == AlertRow.topic_id)
-        .where(AlertRow.id == alert_id)
-    ).first()
-    return None if row is None else (row[0], row[1])
-
-
 def acknowledge(session: Session, alert_id: int, *, now: datetime) -> AlertRow | None:
     """Mark an alert acknowledged (an open one keeps being updated until it resolves);
     return it, or None when there is no such alert."""

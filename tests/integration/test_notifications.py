@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,7 +26,7 @@ from monitor.notify import notify_changes
 from monitor.storage.engine import make_engine, make_session_factory, session_scope
 from monitor.storage.queries import get_topic_id
 from monitor.storage.tables import AlertRow, DeliveryRow, Feed
-from tests.conftest import free_port
+from tests.conftest import REPO, free_port
 from tests.integration.api_seed import CONFIG, Seeded, seed
 from tests.integration.receivers import Receiver, receiver_fixture  # noqa: F401 - fixture
 
@@ -376,3 +378,32 @@ events = ["open", "resolve"]
         ("resolve", alert_id, "source"),
     ]
     assert posts[0][1]["alerts"][0]["feed"] == feed_config.name
+
+
+def test_cli_shows_a_source_alert_with_its_feed(tmp_path: Path, sqlite_url: str) -> None:
+    # A source alert has a feed and no topic; `alerts show` reads it like `alerts` lists it.
+    seeded, sessions = seeded_with(tmp_path, sqlite_url, "")
+    feed_config = seeded.config.feeds[0]
+    with session_scope(sessions) as session:
+        feed = session.scalar(select(Feed))
+        feed.consecutive_failures = feed_config.alert_after_failures
+        assert update_source_alert(session, feed.id, feed_config, now=datetime.now(UTC)) == "open"
+    with sessions() as session:
+        alert_id = session.scalar(select(AlertRow.id).where(AlertRow.kind == "source"))
+    env = {
+        "MONITOR_CONFIG": str(seeded.settings.config_path),
+        "MONITOR_DATA_DIR": str(tmp_path / "var"),
+        "MONITOR_DATABASE_URL": sqlite_url,
+        "PATH": "/usr/bin:/bin",
+    }
+    shown = subprocess.run(
+        [sys.executable, "-m", "monitor", "alerts", "show", str(alert_id), "--format", "json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    assert (record["id"], record["kind"], record["feed"]) == (alert_id, "source", feed_config.name)
