@@ -130,7 +130,10 @@ def load_corpus(root: Path) -> list[tuple[str, list[datetime], list[int], list, 
     labels = json.loads((root / "labels" / "combined_labels.json").read_text())
     corpus = []
     for name in sorted(labels):
-        starts, values = read_series_csv(root / "data" / name)
+        series = read_series_csv(root / "data" / name, WIDTH)
+        if series.missing:
+            raise SystemExit(f"{name}: {len(series.missing)} buckets missing (NAB files have none)")
+        starts, values = series.starts, series.values
         index = {start: i for i, start in enumerate(starts)}
 
         def row(text: str, index: dict = index) -> int:

@@ -83,6 +83,7 @@ def run_backtest(
     preset: str | None,
     jsonl: bool,
     now: datetime,
+    missing: str = "unknown",
     settings_loader: Callable[[], Any],
     out: Console,
 ) -> None:
@@ -99,14 +100,16 @@ def run_backtest(
         overrides["detector"] = detector
     if preset:
         overrides["preset"] = preset
+    if missing not in ("unknown", "zero"):
+        raise ValueError(f"--missing is unknown or zero, not {missing!r}")
+    gaps = ""
     if input is not None and until is not None:
         raise ValueError("--until goes with --topic (a CSV is replayed whole)")
     if input is not None:
         width = parse_width(bucket)
         if not input.exists():
             raise ValueError(f"{input}: no such file")
-        starts, values = read_series_csv(input)
-        texts = _timestamps(input)
+        series = read_series_csv(input, width)
         settings = DetectionConfig(**overrides)
         chosen = make_detector(settings)
         from monitor.episodes import EpisodePolicy
@@ -118,8 +121,16 @@ def run_backtest(
             max_p_value=getattr(chosen, "max_p_value", 1e-6),
             single_bucket=chosen.kind in ("peak", "robust-z"),
         )
-        rows, alerts = replay(verdicts_for(chosen, values, starts, width), policy, width=width)
+        # Buckets no row gave: unknown (left out of baselines, as in an outage) or quiet.
+        unknown = series.missing if missing == "unknown" else []
+        verdicts = verdicts_for(chosen, series.values, series.starts, width, excluded=unknown)
+        grid_rows, alerts = replay(verdicts, policy, width=width, excluded=unknown)
+        rows = [grid_rows[index] for index in series.rows]
+        texts = series.texts
         label = str(input)
+        if series.missing:
+            how = "replayed as unknown (--missing zero: as 0)" if unknown else "counted as 0"
+            gaps = f"{len(series.missing)} buckets missing from the file, {how}"
     else:
         assert topic is not None
         from monitor.config import load_config
@@ -182,6 +193,8 @@ def run_backtest(
         if until:
             label += f" until {end:%Y-%m-%d %H:%M} UTC"
     if jsonl:
+        if gaps:
+            print(f"note: {gaps}", file=sys.stderr)
         write = sys.stdout.write
         for text, row in zip(texts, rows, strict=True):
             write(
@@ -225,11 +238,5 @@ def run_backtest(
     out.print(table)
     out.print(
         f"{len(rows)} buckets replayed, {len(alerts)} alerts, "
-        f"{sum(row.alert for row in rows)} alert rows"
+        f"{sum(row.alert for row in rows)} alert rows" + (f"; {gaps}" if gaps else "")
     )
-
-
-def _timestamps(path: Path) -> list[str]:
-    with open(path, encoding="utf-8") as handle:
-        next(handle)
-        return [line.split(",", 1)[0].strip() for line in handle if line.strip()]

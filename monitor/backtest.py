@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import csv
 import inspect
+import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 from monitor.config import ExpectedEvent
@@ -61,24 +63,123 @@ class ReplayedAlert:
     expected_events: tuple[str, ...] = ()  # names of the calendar events it opened during
 
 
-def read_series_csv(path: str | Path) -> tuple[list[datetime], list[int]]:
-    """Return the (timestamps, values) of a `timestamp,value` CSV (the NAB format)."""
+# A file whose rows span more buckets than this (gaps included) is refused: it is more likely
+# a wrong --bucket or a stray timestamp than a series (19 years of 5-minute buckets).
+MAX_CSV_BUCKETS = 2_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class CsvSeries:
+    """A `timestamp,value` file laid on its bucket grid: `starts` and `values` cover every
+    bucket from the first row to the last, `rows` is each input row's bucket index and
+    `texts` its timestamp as written, `missing` the buckets no row gave (their value is 0)."""
+
+    texts: list[str]
+    rows: list[int]
+    starts: list[datetime]
+    values: list[int]
+    missing: list[int]
+
+
+def read_series_csv(path: str | Path, width: timedelta = timedelta(minutes=5)) -> CsvSeries:
+    """Return the series of a `timestamp,value` CSV (the NAB format) with `width`-wide rows.
+
+    Timestamps are ISO 8601 (UTC unless they carry an offset) and must rise from row to row
+    by whole buckets; a gap leaves buckets missing. Values are counts: finite, at least 0,
+    rounded to whole numbers. Anything else is a ValueError naming the file and line."""
+    texts: list[str] = []
     starts: list[datetime] = []
     values: list[int] = []
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None or [h.strip().lower() for h in header[:2]] != ["timestamp", "value"]:
-            raise ValueError(f"{path}: the first line must be the header timestamp,value")
-        for line_no, row in enumerate(reader, start=2):
-            if not row:
-                continue
-            try:
-                starts.append(as_utc(datetime.fromisoformat(row[0].strip())))
-                values.append(round(float(row[1])))
-            except (ValueError, IndexError) as exc:
-                raise ValueError(f"{path}:{line_no}: expected timestamp,value: {exc}") from None
-    return starts, values
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None or [h.strip().lower() for h in header[:2]] != ["timestamp", "value"]:
+                raise ValueError(f"{path}: the first line must be the header timestamp,value")
+            for row in reader:
+                if not row or not "".join(row).strip():
+                    continue
+                line = reader.line_num
+                text, start, value = _csv_row(row, f"{path}:{line}")
+                if starts:
+                    _check_step(starts[-1], start, width, f"{path}:{line}: {text}", texts[-1])
+                texts.append(text)
+                starts.append(start)
+                values.append(value)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if len(starts) > 1:
+        closest = min(b - a for a, b in pairwise(starts))
+        if closest > width:
+            raise ValueError(
+                f"{path}: no two rows are {_duration(width)} apart (the closest are "
+                f"{_duration(closest)}): pass the file's spacing as --bucket"
+            )
+    return _on_grid(texts, starts, values, width, path)
+
+
+def _csv_row(row: list[str], where: str) -> tuple[str, datetime, int]:
+    if len(row) < 2:
+        raise ValueError(f"{where}: expected timestamp,value")
+    text, raw = row[0].strip(), row[1].strip()
+    try:
+        start = as_utc(datetime.fromisoformat(text))
+    except ValueError:
+        raise ValueError(f"{where}: {text!r} is not an ISO 8601 timestamp") from None
+    try:
+        number = float(raw)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{where}: value {raw!r} is not a count (a finite number, at least 0)")
+    return text, start, round(number)
+
+
+def _check_step(before: datetime, start: datetime, width: timedelta, where: str, prev: str) -> None:
+    step = start - before
+    if step <= timedelta(0):
+        raise ValueError(f"{where} is not after the row before ({prev}): rows must rise in time")
+    if step % width:
+        raise ValueError(
+            f"{where} is {_duration(step)} after the row before, not a whole number of "
+            f"{_duration(width)} buckets: pass the file's spacing as --bucket"
+        )
+
+
+def _on_grid(
+    texts: list[str], starts: list[datetime], values: list[int], width: timedelta, path: object
+) -> CsvSeries:
+    if not starts:
+        return CsvSeries([], [], [], [], [])
+    rows = [(start - starts[0]) // width for start in starts]
+    size = rows[-1] + 1
+    if size > MAX_CSV_BUCKETS:
+        raise ValueError(
+            f"{path}: its rows span {size:,} buckets of {_duration(width)} "
+            f"(at most {MAX_CSV_BUCKETS:,}): is --bucket the file's spacing?"
+        )
+    grid_values = [0] * size
+    for index, value in zip(rows, values, strict=True):
+        grid_values[index] = value
+    given = set(rows)
+    return CsvSeries(
+        texts=texts,
+        rows=rows,
+        starts=[starts[0] + width * i for i in range(size)],
+        values=grid_values,
+        missing=[i for i in range(size) if i not in given],
+    )
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = delta / timedelta(minutes=1)
+    if minutes % 1440 == 0:
+        return f"{minutes / 1440:g}d"
+    if minutes % 60 == 0:
+        return f"{minutes / 60:g}h"
+    if minutes == int(minutes):
+        return f"{minutes:g}m"
+    return f"{delta.total_seconds():g}s"
 
 
 def verdicts_for(

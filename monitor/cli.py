@@ -348,6 +348,11 @@ class BacktestFormat(StrEnum):
     jsonl = "jsonl"
 
 
+class MissingBuckets(StrEnum):
+    unknown = "unknown"
+    zero = "zero"
+
+
 @app.command("backtest")
 def backtest(
     input: Annotated[
@@ -362,6 +367,10 @@ def backtest(
     bucket: Annotated[
         str, typer.Option(help="with --input: the width of one CSV row (5m, 1h ...)")
     ] = "5m",
+    missing: Annotated[
+        MissingBuckets,
+        typer.Option(help="with --input: buckets no row gives are unknown, or zero counts"),
+    ] = MissingBuckets.unknown,
     detector: Annotated[
         str | None, typer.Option(help="seasonal (default), poisson, peak or robust-z")
     ] = None,
@@ -374,9 +383,11 @@ def backtest(
 ) -> None:
     """Replay a series through the detector and the alert rules; show what would have fired.
 
-    With --format jsonl, prints one JSON object per bucket: timestamp, value, expected,
-    score (0-1; 0.5 at the alert threshold), alert (true where an alert opens, escalates or
-    surges) and event (open, escalate, surge, update, resolve, suppressed or null)."""
+    With --format jsonl, prints one JSON object per row of the file (or stored bucket):
+    timestamp, value, expected, score (0-1; 0.5 at the alert threshold), alert (true where an
+    alert opens, escalates or surges) and event (open, escalate, surge, update, resolve,
+    suppressed or null). With --input, rows must rise by whole buckets; a gap's buckets are
+    unknown (like an outage) or, with --missing zero, quiet."""
     from monitor.alert_views import run_backtest
 
     if (input is None) == (topic is None):
@@ -393,6 +404,7 @@ def backtest(
                 preset=preset,
                 jsonl=format is BacktestFormat.jsonl,
                 now=utcnow(),
+                missing=missing.value,
                 settings_loader=settings_or_exit,
                 out=out,
             )
