@@ -17,7 +17,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from monitor.config import STREAM_KINDS, load_config
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import ConfigError, MonitorError, UnknownTopicError
 from monitor.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -60,7 +60,7 @@ def reporting_errors() -> Iterator[None]:
     """Turn the monitor's own errors into a clear message and a non-zero exit."""
     try:
         yield
-    except ConfigError as exc:
+    except (ConfigError, UnknownTopicError) as exc:  # the user's input: exit 2, as documented
         raise fail(str(exc), code=2) from None
     except MonitorError as exc:
         raise fail(str(exc)) from None
@@ -263,12 +263,18 @@ alerts_app = typer.Typer(
 app.add_typer(alerts_app, name="alerts")
 
 
+class AlertStatus(StrEnum):
+    open = "open"
+    acknowledged = "acknowledged"
+    resolved = "resolved"
+
+
 @alerts_app.callback()
 def alerts(
     ctx: typer.Context,
     topic: Annotated[str | None, typer.Option(help="only this topic")] = None,
     since: Annotated[str | None, typer.Option(help="e.g. 7d, 12h or an ISO time")] = "7d",
-    status: Annotated[str | None, typer.Option(help="open, acknowledged or resolved")] = None,
+    status: Annotated[AlertStatus | None, typer.Option(help="only alerts in this state")] = None,
     format: Annotated[
         TableOrJson, typer.Option("--format", help="output format")
     ] = TableOrJson.table,
@@ -280,7 +286,9 @@ def alerts(
 
     moment = _since(since)
     with read_session(settings_or_exit()) as session:
-        records = alert_records(session, topic=topic, since=moment, status=status)
+        records = alert_records(
+            session, topic=topic, since=moment, status=status.value if status else None
+        )
     if format is TableOrJson.json:
         print_json(records)
         return

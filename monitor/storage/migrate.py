@@ -41,6 +41,19 @@ def head_revision(engine: Engine) -> str | None:
 
 def require_current_schema(engine: Engine) -> None:
     """Raise SchemaNotReadyError unless the database is at the newest revision."""
+    database = engine.url.database
+    if (
+        engine.url.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and not database.startswith("file:")
+        and not Path(database).exists()
+    ):
+        # Checking by connecting would leave an empty database file behind.
+        raise SchemaNotReadyError(
+            f"database {engine.url.render_as_string(hide_password=True)} does not exist: "
+            "run `monitor db upgrade`"
+        )
     current, head = current_revision(engine), head_revision(engine)
     if current != head:
         raise SchemaNotReadyError(

@@ -216,8 +216,12 @@ def get_topic_id(session: Session, name: str) -> int:
     """Return the id of topic `name`; UnknownTopicError naming the known topics otherwise."""
     ids = topic_ids(session)
     if name not in ids:
-        known = ", ".join(sorted(ids)) or "none yet"
-        raise UnknownTopicError(f"unknown topic {name!r} (known: {known})")
+        if not ids:
+            raise UnknownTopicError(
+                f"unknown topic {name!r} (no topic is stored yet: the workers, or "
+                "`monitor poll --once`, store the configured topics)"
+            )
+        raise UnknownTopicError(f"unknown topic {name!r} (known: {', '.join(sorted(ids))})")
     return ids[name]
 
 
