@@ -220,7 +220,7 @@ def render_alerts(records: list[dict[str, Any]]) -> Table:
         "topic",
         "kind",
         "status",
-        "opened (UTC)",
+        "opened bucket (UTC)",
         "last bucket",
         "peak",
         "expected",
@@ -431,7 +431,10 @@ def render_history(data: dict[str, Any]) -> Table:
         "positive",
         "neutral",
         "negative",
-        title=f"{data['topic']}: {data['total']} mentions per {data['bucket']}",
+        title=(
+            f"{data['topic']}: {data['total']} mentions since {data['since']}, "
+            f"{data['bucket']} buckets"
+        ),
     )
 
     def pct(value: float | None) -> str:
@@ -480,7 +483,7 @@ def history(
 ) -> None:
     """Show a topic's mention count and sentiment per bucket (event time, UTC)."""
     from monitor import reports
-    from monitor.timeline import parse_width
+    from monitor.timeline import current_bucket_end, parse_width
 
     settings = settings_or_exit()
     try:
@@ -494,7 +497,12 @@ def history(
     with read_session(settings) as session:
         try:
             data = reports.history(
-                session, topic, since=start, until=now + width, width=width, base_width=base_width
+                session,
+                topic,
+                since=start,
+                until=current_bucket_end(now, width),
+                width=width,
+                base_width=base_width,
             )
         except ValueError as exc:
             raise fail(str(exc), code=2) from None

@@ -54,6 +54,12 @@ def bucket_start(moment: datetime, width: timedelta) -> datetime:
     return EPOCH + (elapsed // width) * width  # floor division: right before 1970 too
 
 
+def current_bucket_end(now: datetime, width: timedelta) -> datetime:
+    """Return the end of the `width` bucket `now` falls in: where a history up to now stops
+    (it shows the bucket still filling, never one that has not begun)."""
+    return bucket_start(now, width) + width
+
+
 def zero_filled(
     stored: Iterable[BucketCount], *, start: datetime, end: datetime, width: timedelta
 ) -> list[BucketCount]:

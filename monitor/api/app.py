@@ -40,7 +40,7 @@ from monitor.settings import Settings
 from monitor.storage import queries, reads
 from monitor.storage.engine import make_engine, make_session_factory, session_scope
 from monitor.storage.tables import AlertRow
-from monitor.timeline import parse_since, parse_width
+from monitor.timeline import current_bucket_end, parse_since, parse_width
 
 STATIC = Path(__file__).with_name("static")
 MAX_HISTORY_BUCKETS = 5000
@@ -300,7 +300,7 @@ def create_app(
         except ValueError as exc:
             raise ApiError(400, f"bucket: {exc}") from None
         start = since_value(since or "7d")
-        end = since_value(until, "until") or now + width
+        end = since_value(until, "until") or current_bucket_end(now, width)
         assert start is not None
         if width < timedelta(minutes=1):
             raise ApiError(400, "bucket: at least 1m")

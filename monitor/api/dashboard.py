@@ -15,7 +15,7 @@ from monitor.api.chart import ChartBucket, ChartEpisode, timeline_svg
 from monitor.api.payloads import alert_detail
 from monitor.reports import feed_records
 from monitor.storage import queries, reads
-from monitor.timeline import bucket_start, rollup, zero_filled
+from monitor.timeline import bucket_start, current_bucket_end, rollup, zero_filled
 
 ALERTS_SHOWN = 10
 MENTIONS_SHOWN = 25
@@ -76,7 +76,7 @@ def dashboard_context(
         return context
     topic_id = queries.get_topic_id(session, selected)
     start = bucket_start(since, width)
-    end = now + width
+    end = current_bucket_end(now, width)
     stored = queries.load_buckets(session, topic_id, start=start, end=end)
     buckets = zero_filled(rollup(stored, width), start=start, end=end, width=width)
     rows = session.execute(queries.alerts_query(topic_id=topic_id).limit(ALERTS_SHOWN)).all()

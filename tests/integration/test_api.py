@@ -19,6 +19,7 @@ from monitor.errors import ConfigError
 from monitor.settings import load_settings
 from monitor.storage.engine import make_engine, make_session_factory, session_scope
 from monitor.storage.task_stats import record_task_run
+from monitor.timeline import bucket_start
 from tests.conftest import free_port
 from tests.integration.api_seed import (
     CONFIG,
@@ -83,8 +84,15 @@ def test_topics_and_alerts(api: httpx.Client, seeded: Seeded) -> None:
 
 
 def test_history_statistics_and_csv(api: httpx.Client, seeded: Seeded) -> None:
+    before = datetime.now(UTC)
     day = api.get("/api/history/love-letter", params={"since": "1d", "bucket": "1h"}).json()
+    after = datetime.now(UTC)
     assert day["total"] == 32 and day["bucket"] == "1h"
+    # Up to the hour still filling, and no hour that has not begun (it would read as silence).
+    hours = {bucket_start(moment, timedelta(hours=1)) for moment in (before, after)}
+    last = datetime.fromisoformat(day["buckets"][-1]["start"])
+    assert last in hours
+    assert datetime.fromisoformat(day["until"]) == last + timedelta(hours=1)
     fine = api.get(
         "/api/history/love-letter", params={"since": "7h", "bucket": "5m", "group_by": "lang"}
     ).json()

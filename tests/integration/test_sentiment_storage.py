@@ -240,6 +240,14 @@ def test_cli_history_reports_methods_and_rescore_keeps_counts(
 
     rows = history()
     assert [(r["count"], r["scored"], r["unscored"]) for r in rows] == [(5, 4, 1), (5, 3, 2)]
+    before = datetime.now(UTC)
+    hourly = runner.invoke(
+        app, ["history", "love-letter", "--since", "3h", "--format", "json"], env=env
+    )
+    after = datetime.now(UTC)
+    # The last bucket is the hour still filling, never one that has not begun.
+    last = datetime.fromisoformat(json.loads(hourly.stdout)["buckets"][-1]["start"])
+    assert last in {m.replace(minute=0, second=0, microsecond=0) for m in (before, after)}
     assert [(r["scored_fandom"], r["scored_emoji"], r["scored_vader"]) for r in rows] == [
         (4, 0, 0),
         (1, 2, 0),
