@@ -45,6 +45,11 @@ class HistoryFormat(StrEnum):
     csv = "csv"
 
 
+class HistoryGroup(StrEnum):
+    source = "source"
+    lang = "lang"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -480,6 +485,10 @@ def history(
     skip_empty: Annotated[
         bool, typer.Option(help="table only: hide buckets with no mentions")
     ] = True,
+    group_by: Annotated[
+        HistoryGroup | None,
+        typer.Option("--group-by", help="also split each bucket by feed (source) or language"),
+    ] = None,
 ) -> None:
     """Show a topic's mention count and sentiment per bucket (event time, UTC)."""
     from monitor import reports
@@ -494,6 +503,19 @@ def history(
     assert start is not None
     base_width = _stored_bucket_width(settings)
     now = utcnow()
+    if group_by is not None:
+        _grouped_history(
+            settings,
+            topic,
+            start=start,
+            end=current_bucket_end(now, width),
+            width=width,
+            base_width=base_width,
+            group_by=group_by.value,
+            format=format,
+            skip_empty=skip_empty,
+        )
+        return
     with read_session(settings) as session:
         try:
             data = reports.history(
@@ -514,6 +536,86 @@ def history(
         if skip_empty:
             data = {**data, "buckets": [row for row in data["buckets"] if row["count"]]}
         out.print(render_history(data))
+
+
+def _grouped_history(
+    settings: Settings,
+    topic: str,
+    *,
+    start: datetime,
+    end: datetime,
+    width: timedelta,
+    base_width: timedelta,
+    group_by: str,
+    format: HistoryFormat,
+    skip_empty: bool,
+) -> None:
+    """Print the history split by feed or language: the API's document, read from the stored
+    mentions (the timeline keeps no per-group counts), so it also has unique authors."""
+    from monitor.api.payloads import MAX_HISTORY_BUCKETS, history_csv, history_payload
+    from monitor.reports import require_whole_buckets
+    from monitor.storage import queries, reads
+    from monitor.timeline import bucket_start
+
+    try:
+        require_whole_buckets(width, base_width)
+    except ValueError as exc:
+        raise fail(str(exc), code=2) from None
+    if (end - bucket_start(start, width)) / width > MAX_HISTORY_BUCKETS:
+        raise fail(
+            f"at most {MAX_HISTORY_BUCKETS} buckets with --group-by: use a wider --bucket", code=2
+        )
+    with read_session(settings) as session:
+        topic_id = queries.get_topic_id(session, topic)
+        buckets = reads.history_buckets(
+            session, topic_id, start=start, end=end, width=width, group_by=group_by
+        )
+    data = history_payload(
+        buckets, topic=topic, start=start, end=end, width=width, group_by=group_by
+    )
+    if format is HistoryFormat.json:
+        print_json(data)
+        return
+    if format is HistoryFormat.csv:
+        sys.stdout.write(history_csv(data))
+        return
+    table = Table(
+        "bucket start (UTC)",
+        "source" if group_by == "source" else "language",
+        "mentions",
+        "authors",
+        "scored",
+        "mean compound",
+        "positive",
+        "neutral",
+        "negative",
+        title=(
+            f"{topic}: {data['total']} mentions since {data['since']}, {data['bucket']} "
+            f"buckets, by {'source' if group_by == 'source' else 'language'}"
+        ),
+    )
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{value:.0%}"
+
+    for row in data["buckets"]:
+        if skip_empty and not row["count"]:
+            continue
+        groups = sorted(row["groups"].items(), key=lambda item: -item[1]["count"])
+        for index, (name, stats) in enumerate(groups):
+            mean = stats["mean_compound"]
+            table.add_row(
+                row["start"] if index == 0 else "",
+                name,
+                str(stats["count"]),
+                str(stats["unique_authors"]),
+                str(stats["scored"]),
+                "—" if mean is None else f"{mean:+.3f}",
+                pct(stats["positive_share"]),
+                pct(stats["neutral_share"]),
+                pct(stats["negative_share"]),
+            )
+    out.print(table)
 
 
 @app.command("sentiment")

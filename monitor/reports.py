@@ -127,6 +127,15 @@ def _as_row(bucket: BucketCount) -> CounterRow:
     return (start, *(getattr(bucket, name) for name in queries.COUNTERS))
 
 
+def require_whole_buckets(width: timedelta, base_width: timedelta) -> None:
+    """Raise ValueError unless a history bucket is a whole number of stored buckets."""
+    if width < base_width or width % base_width:
+        raise ValueError(
+            f"bucket width must be a multiple of the stored {int(base_width.total_seconds() // 60)}"
+            "-minute buckets"
+        )
+
+
 def history(
     session: Session,
     topic: str,
@@ -137,11 +146,7 @@ def history(
     base_width: timedelta,
 ) -> dict[str, Any]:
     """Return a topic's timeline from `since` to `until`, rolled up to `width`, zero-filled."""
-    if width < base_width or width % base_width:
-        raise ValueError(
-            f"bucket width must be a multiple of the stored {int(base_width.total_seconds() // 60)}"
-            "-minute buckets"
-        )
+    require_whole_buckets(width, base_width)
     topic_id = queries.get_topic_id(session, topic)
     start = bucket_start(since, width)
     rows: list[CounterRow]

@@ -32,7 +32,12 @@ from monitor.api.dashboard import dashboard_context, make_templates
 from monitor.api.db import make_read_engine
 from monitor.api.metrics import DatabaseCollector
 from monitor.api.openapi30 import downgrade_schema
-from monitor.api.payloads import alert_detail, history_csv, history_payload
+from monitor.api.payloads import (
+    MAX_HISTORY_BUCKETS,
+    alert_detail,
+    history_csv,
+    history_payload,
+)
 from monitor.config import MonitorConfig
 from monitor.errors import ConfigError, SchemaNotReadyError, UnknownTopicError
 from monitor.reports import alert_record, feed_records
@@ -43,7 +48,6 @@ from monitor.storage.tables import AlertRow
 from monitor.timeline import current_bucket_end, parse_since, parse_width
 
 STATIC = Path(__file__).with_name("static")
-MAX_HISTORY_BUCKETS = 5000
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 CSP = (
     "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "

@@ -15,6 +15,8 @@ from monitor.storage import reads
 from monitor.storage.tables import AlertRow
 
 BEFORE_WINDOW = timedelta(hours=24)
+# A history read from the stored mentions holds every bucket in memory: bound how many.
+MAX_HISTORY_BUCKETS = 5000
 HISTORY_STATS = (
     "count",
     "unique_authors",

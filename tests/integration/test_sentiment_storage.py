@@ -248,6 +248,31 @@ def test_cli_history_reports_methods_and_rescore_keeps_counts(
     # The last bucket is the hour still filling, never one that has not begun.
     last = datetime.fromisoformat(json.loads(hourly.stdout)["buckets"][-1]["start"])
     assert last in {m.replace(minute=0, second=0, microsecond=0) for m in (before, after)}
+
+    # Split by language and by source: the groups of each bucket add up to its count.
+    by_lang = runner.invoke(
+        app,
+        [
+            *("history", "love-letter", "--since", since, "--bucket", "5m"),
+            *("--group-by", "lang", "--format", "json"),
+        ],
+        env=env,
+    )
+    assert by_lang.exit_code == 0, by_lang.output
+    grouped = [row for row in json.loads(by_lang.stdout)["buckets"] if row["count"]]
+    assert [row["count"] for row in grouped] == [5, 5]
+    for row in grouped:
+        assert sum(group["count"] for group in row["groups"].values()) == row["count"]
+    languages = {lang for row in grouped for lang in row["groups"]}
+    assert {"en", "ko", "ja", "id"} <= languages
+    assert grouped[1]["groups"]["id"]["scored"] == 1  # its emoji scored it
+    by_source = runner.invoke(
+        app,
+        ["history", "love-letter", "--since", since, "--bucket", "5m", "--group-by", "source"],
+        env=env,
+    )
+    assert by_source.exit_code == 0, by_source.output
+    assert "by source" in by_source.stdout and "rss" in by_source.stdout
     assert [(r["scored_fandom"], r["scored_emoji"], r["scored_vader"]) for r in rows] == [
         (4, 0, 0),
         (1, 2, 0),
