@@ -30,6 +30,8 @@ def render_explanation(record: dict[str, Any]) -> Iterator[RenderableType]:
         f"(tail probability {explanation['tail_probability']:.1e}); "
         f"excess {record['excess_mentions']:.0f} mentions"
     )
+    for event in explanation.get("expected_events", []):
+        yield f"During the expected event {event['name']} ({event['start']} to {event['end']})"
     terms = Table("term", "posts during", "posts before", "z (log-odds)", title="Rising terms")
     for item in explanation["rising_terms"]:
         terms.add_row(item["term"], str(item["during"]), str(item["before"]), f"{item['z']:.1f}")

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from monitor import pipeline
+from monitor.cli import app
 from monitor.model import Post
 from monitor.notify import notify_changes
 from monitor.runtime import Runtime
@@ -279,7 +281,7 @@ def burst_with_calendar(tmp_path: Path, sqlite_url: str, action: str) -> tuple[P
 def test_an_expected_event_annotates_or_suppresses_the_alert(
     tmp_path: Path, sqlite_url: str, action: str
 ) -> None:
-    _, runtime = burst_with_calendar(tmp_path, sqlite_url, action)
+    config, runtime = burst_with_calendar(tmp_path, sqlite_url, action)
     try:
         changes = pipeline.detect_spikes(runtime, now=BURST + WIDTH + timedelta(seconds=20))
         with session_scope(runtime.sessions) as session:
@@ -292,6 +294,14 @@ def test_an_expected_event_annotates_or_suppresses_the_alert(
         assert [c.action for c in changes] == ["open"]
         events = rows[0].explanation["expected_events"]
         assert [event["name"] for event in events] == ["Love Letter live broadcast"]
+        env = {
+            "MONITOR_CONFIG": str(config),
+            "MONITOR_DATA_DIR": str(tmp_path / "var"),
+            "MONITOR_DATABASE_URL": sqlite_url,
+        }
+        shown = CliRunner().invoke(app, ["alerts", "show", str(rows[0].id)], env=env)
+        assert shown.exit_code == 0, shown.output
+        assert "During the expected event Love Letter live broadcast" in shown.stdout
 
 
 def busy_posts(start: datetime, end: datetime, per_bucket: int) -> list[Post]:
