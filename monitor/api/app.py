@@ -359,6 +359,25 @@ def create_app(
         confidence interval, positive/neutral/negative shares and net sentiment."""
         return history_data(session, topic, since, until, bucket, group_by)
 
+    @app.get("/api/audience/{topic}", dependencies=reader_deps, tags=["history"])
+    def topic_audience(
+        session: Reader,
+        topic: Annotated[str, PathParam(max_length=64)],
+        since: Text64 | None = None,
+        until: Text64 | None = None,
+    ) -> dict[str, Any]:
+        """Who talked about the topic in the window (default: the last 24 hours): mentions,
+        distinct authors, and the largest sources and languages with their counts."""
+        topic_id = known_topic(session, topic)
+        now = state.clock()
+        start = since_value(since or "24h")
+        end = since_value(until, "until") or now
+        assert start is not None
+        if end <= start:
+            raise ApiError(400, "until: must be after since")
+        who = reads.audience(session, topic_id, start=start, end=end)
+        return {"topic": topic, "since": reads.iso(start), "until": reads.iso(end), **who}
+
     @app.get("/api/mentions", dependencies=reader_deps, tags=["mentions"])
     def list_mentions(
         session: Reader,

@@ -70,6 +70,7 @@ def dashboard_context(
         "alerts": [],
         "mentions": [],
         "chart": Markup(""),
+        "audience": None,
         "bucket": width,
     }
     if selected is None:
@@ -100,6 +101,7 @@ def dashboard_context(
     mentions, _ = reads.mention_page(
         session, topic_id=topic_id, q=None, label=None, since=None, limit=MENTIONS_SHOWN, after=None
     )
+    who = reads.audience(session, topic_id, start=start, end=end)
     # The chart is built by monitor.api.chart, which escapes every text it writes.
-    context.update(chart=Markup(svg), alerts=alerts, mentions=mentions)
+    context.update(chart=Markup(svg), alerts=alerts, mentions=mentions, audience=who)
     return context

@@ -73,6 +73,50 @@ def topic_overview(session: Session, *, now: datetime) -> list[dict[str, Any]]:
     return out
 
 
+def audience(
+    session: Session, topic_id: int, *, start: datetime, end: datetime, top: int = 8
+) -> dict[str, Any]:
+    """Return who talked about a topic from start to end: mentions, distinct authors (per
+    network), and the largest sources (feed, or network for streamed posts) and languages
+    with their mention counts, largest first (three aggregate queries, no rows read)."""
+    window = and_(
+        MentionRow.topic_id == topic_id,
+        MentionRow.published_at >= start,
+        MentionRow.published_at < end,
+    )
+    joined = select().select_from(MentionRow).join(PostRow, PostRow.id == MentionRow.post_id)
+    mentions = session.scalar(joined.add_columns(func.count()).where(window)) or 0
+    authors = session.scalar(
+        select(func.count()).select_from(
+            joined.add_columns(PostRow.network, PostRow.author)
+            .where(window, PostRow.author.is_not(None))
+            .distinct()
+            .subquery()
+        )
+    )
+    source = func.coalesce(Feed.name, PostRow.network)
+    language = func.coalesce(PostRow.lang, "unknown")
+
+    def largest(column: Any, *, feeds: bool) -> list[dict[str, Any]]:
+        query = joined.add_columns(column, func.count().label("n"))
+        if feeds:
+            query = query.outerjoin(Feed, Feed.id == PostRow.feed_id)
+        rows = session.execute(
+            query.where(window).group_by(column).order_by(func.count().desc(), column).limit(top)
+        )
+        return [
+            {"name": name, "mentions": n, "share": round(n / mentions, 4) if mentions else None}
+            for name, n in rows
+        ]
+
+    return {
+        "mentions": mentions,
+        "authors": authors or 0,
+        "sources": largest(source, feeds=True),
+        "languages": largest(language, feeds=False),
+    }
+
+
 def topic_id_or_none(session: Session, name: str) -> int | None:
     """Return the id of topic `name`, or None."""
     return session.scalar(select(Topic.id).where(Topic.name == name))

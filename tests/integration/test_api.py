@@ -123,6 +123,23 @@ def test_history_statistics_and_csv(api: httpx.Client, seeded: Seeded) -> None:
     assert sum(int(row["count"]) for row in plain_rows) == 32
 
 
+def test_audience_counts_authors_sources_and_languages(api: httpx.Client) -> None:
+    who = api.get("/api/audience/love-letter").json()
+    # 12 quiet posts by two fans in English, 20 burst posts by seven authors, 5 in Korean.
+    assert (who["topic"], who["mentions"], who["authors"]) == ("love-letter", 32, 9)
+    assert who["sources"] == [{"name": "fans", "mentions": 32, "share": 1.0}]
+    assert who["languages"] == [
+        {"name": "en", "mentions": 27, "share": 0.8438},
+        {"name": "ko", "mentions": 5, "share": 0.1562},
+    ]
+    recent = api.get("/api/audience/love-letter", params={"since": "1h"}).json()
+    assert (recent["mentions"], recent["authors"]) == (21, 8)  # the burst and one fan's post
+    assert api.get("/api/audience/quiet-topic").json()["mentions"] == 0
+    assert api.get("/api/audience/nope").status_code == 404
+    backwards = api.get("/api/audience/love-letter", params={"since": "1h", "until": "2h"})
+    assert backwards.status_code == 400
+
+
 def test_mentions_paging_and_filters(api: httpx.Client) -> None:
     seen: list[dict] = []
     cursor = None

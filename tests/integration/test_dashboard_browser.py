@@ -75,6 +75,9 @@ def test_dashboard_renders_chart_alerts_and_hostile_post_as_text(
         assert len(chart.find_elements(By.CSS_SELECTOR, "rect.volume-bar")) >= 10
         episodes = chart.find_elements(By.CSS_SELECTOR, "rect.alert-episode")
         assert [e.get_attribute("data-alert-id") for e in episodes] == [str(seeded.alert_id)]
+        audience = browser.find_element(By.ID, "audience").text
+        assert "32 mentions by 9 authors" in audience
+        assert "fans 32 (100%)" in audience and "en 27 (84%), ko 5 (16%)" in audience
         alert = browser.find_element(By.ID, f"alert-{seeded.alert_id}")
         assert "Observed 20 mentions" in alert.text and "expected 0.5" in alert.text
         # The hostile post is shown as its literal text: no script ran, no element was made.

@@ -191,6 +191,7 @@ def test_a_stored_explanation_renders_as_sentences_and_stays_text() -> None:
             alerts=[alert],
             mentions=[],
             chart="",
+            audience=None,
             bucket=timedelta(minutes=5),
         )
     )
