@@ -67,6 +67,51 @@ def summary_line(notice: AlertNotice) -> str:
     )
 
 
+def why_lines(notice: AlertNotice) -> list[str]:
+    """Return the lines that say why, from the explanation detection stored with the alert
+    (none for a resolve, a source alert or an alert without one): the expected event it
+    opened during, the rising terms, where it came from, the first post, the mood."""
+    explanation = notice.alert.get("explanation")
+    if notice.event == "resolve" or not isinstance(explanation, dict):
+        return []
+    lines = [
+        f"During the expected event {event.get('name')}"
+        for event in explanation.get("expected_events") or []
+    ]
+    terms = [str(item.get("term")) for item in explanation.get("rising_terms") or []][:5]
+    if terms:
+        lines.append("Rising terms: " + ", ".join(terms))
+    sources, languages = explanation.get("sources") or {}, explanation.get("languages") or {}
+    if sources or languages:
+        lines.append(f"Sources: {_shares(sources)}; languages: {_shares(languages)}")
+    first = explanation.get("first_post")
+    if isinstance(first, dict):
+        text = " ".join(str(first.get("text") or "").split())[:200]
+        where = first.get("source") or first.get("network") or "?"
+        lines.append(f"First post ({first.get('published_at')}, {where}): {text}")
+    mood = explanation.get("sentiment") or {}
+    during, before = mood.get("during") or {}, mood.get("before") or {}
+    if during.get("mean_compound") is not None:
+        lines.append(
+            f"Sentiment {_signed(during.get('mean_compound'))} during vs "
+            f"{_signed(before.get('mean_compound'))} before (negative "
+            f"{_share(during.get('negative_share'))} vs {_share(before.get('negative_share'))})"
+        )
+    return lines
+
+
+def _shares(shares: dict[str, Any], top: int = 3) -> str:
+    return ", ".join(f"{name} {_share(value)}" for name, value in list(shares.items())[:top]) or "—"
+
+
+def _share(value: object) -> str:
+    return f"{value:.0%}" if isinstance(value, int | float) else "—"
+
+
+def _signed(value: object) -> str:
+    return f"{value:+.2f}" if isinstance(value, int | float) else "—"
+
+
 VERBS = {"open": "opened", "escalate": "escalated", "surge": "surging", "resolve": "resolved"}
 
 
@@ -84,6 +129,7 @@ def plain_text(notices: Sequence[AlertNotice], *, samples: int = 3) -> str:
     lines: list[str] = []
     for notice in notices:
         lines.append(summary_line(notice))
+        lines.extend(f"  {line}" for line in why_lines(notice))
         if notice.event == "open":
             for sample in (notice.alert.get("samples") or [])[:samples]:
                 text = " ".join(str(sample.get("text", "")).split())[:200]

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from monitor.config import SlackNotifierConfig
 from monitor.errors import NotifyError
-from monitor.notifiers.base import AlertNotice, subject_line, summary_line
+from monitor.notifiers.base import AlertNotice, subject_line, summary_line, why_lines
 from monitor.notifiers.webhook import post_json
 
 
@@ -21,6 +21,7 @@ def slack_payload(notices: Sequence[AlertNotice], *, samples: int = 2) -> dict[s
     blocks: list[dict[str, Any]] = []
     for notice in notices:
         lines = [f"*{slack_escape(summary_line(notice))}*"]
+        lines.extend(slack_escape(line) for line in why_lines(notice))
         if notice.event == "open":
             for sample in (notice.alert.get("samples") or [])[:samples]:
                 text = " ".join(str(sample.get("text", "")).split())[:200]

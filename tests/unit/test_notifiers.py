@@ -169,3 +169,35 @@ def test_re_alert_messages_say_what_changed() -> None:
     assert subject_line([surged]) == "[monitor] spike alert surging: love-letter"
     assert plain_text([surged]).startswith("Surging: spike on love-letter: 900 mentions")
     assert webhook_payload([surged], digest=False)["event"] == "surge"
+
+
+EXPLANATION = {
+    "rising_terms": [{"term": t, "during": 8, "before": 0, "z": 3.3} for t in "abcdefg"],
+    "sources": {"fans": 0.5, "news": 0.3, "kr": 0.15, "other": 0.05},
+    "languages": {"en": 0.57, "ko": 0.24},
+    "first_post": {
+        "text": "<!channel> V sings\nLove Letter",
+        "source": "news",
+        "published_at": "2026-01-01T10:05:02Z",
+    },
+    "sentiment": {
+        "during": {"mean_compound": 0.42, "negative_share": 0.16},
+        "before": {"mean_compound": 0.55, "negative_share": 0.01},
+    },
+    "expected_events": [{"name": "LWA live", "start": "x", "end": "y"}],
+}
+
+
+def test_messages_say_why_from_the_stored_explanation() -> None:
+    text = plain_text([notice(explanation=EXPLANATION)])
+    assert "During the expected event LWA live" in text
+    assert "Rising terms: a, b, c, d, e\n" in text  # the five that rose most
+    assert "Sources: fans 50%, news 30%, kr 15%; languages: en 57%, ko 24%" in text
+    assert "First post (2026-01-01T10:05:02Z, news): <!channel> V sings Love Letter" in text
+    assert "Sentiment +0.42 during vs +0.55 before (negative 16% vs 1%)" in text
+    block = slack_payload([notice(explanation=EXPLANATION)])["blocks"][0]["text"]["text"]
+    assert "Rising terms: a, b, c, d, e" in block
+    assert "<!channel>" not in block and "&lt;!channel&gt; V sings" in block
+    # Nothing to explain: a resolve, or an alert stored without an explanation.
+    assert "Rising terms" not in plain_text([notice("resolve", explanation=EXPLANATION)])
+    assert "Rising terms" not in plain_text([notice(explanation=None)])
