@@ -502,6 +502,26 @@ def main() -> None:
                 f"API history (reads.history_buckets, per mention) 7d@5m {topic}: "
                 f"{count:,} mentions, p50 {statistics.median(samples):.0f} ms over 3 runs"
             )
+            # Who talked (GET /api/audience, the line under the dashboard chart): three
+            # aggregates over the window's mention rows; the week must count what the
+            # per-mention history above counted.
+            for days in (1, 7):
+
+                def audience(topic_id: int = topic_id, days: int = days) -> dict[str, Any]:
+                    with sessions() as session:
+                        return reads.audience(
+                            session, topic_id, start=NOW - timedelta(days=days), end=NOW + WIDTH
+                        )
+
+                samples, who = timed(audience, 3)
+                if days == 7 and who["mentions"] != count:
+                    failed = True
+                    print(f"MISMATCH: audience counts {who['mentions']:,}, history {count:,}")
+                print(
+                    f"API audience (reads.audience) {days}d {topic}: {who['mentions']:,} "
+                    f"mentions, {who['authors']:,} authors, {len(who['languages'])} languages "
+                    f"shown, p50 {statistics.median(samples):.0f} ms over 3 runs"
+                )
     finally:
         engine.dispose()
         if args.keep:
