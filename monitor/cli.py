@@ -699,6 +699,61 @@ def _stored_bucket_width(settings: Settings) -> timedelta:
     return timedelta(minutes=minutes)
 
 
+@app.command("topics")
+def topics(
+    format: Annotated[
+        TableOrJson, typer.Option("--format", help="output format")
+    ] = TableOrJson.table,
+) -> None:
+    """Show each stored topic's last 24 hours: mentions, authors, mean sentiment, open
+    alerts, and where and in which language it is being talked about."""
+    from monitor.storage import queries, reads
+
+    now = utcnow()
+    with read_session(settings_or_exit()) as session:
+        records = reads.topic_overview(session, now=now)
+        ids = queries.topic_ids(session)
+        for record in records:
+            who = reads.audience(
+                session, ids[record["name"]], start=now - timedelta(hours=24), end=now
+            )
+            record["authors_24h"] = who["authors"]
+            record["sources_24h"] = who["sources"]
+            record["languages_24h"] = who["languages"]
+    if format is TableOrJson.json:
+        print_json(records)
+        return
+    if not records:
+        out.print("no topic is stored yet: the workers, or `monitor poll --once`, store them")
+        return
+    table = Table(
+        "topic",
+        "mentions 24h",
+        "authors",
+        "mean compound",
+        "open alerts",
+        "sources",
+        "languages",
+        title="Topics, last 24 hours",
+    )
+
+    def top(groups: list[dict[str, Any]]) -> str:
+        return ", ".join(f"{g['name']} {g['share']:.0%}" for g in groups[:3]) or "—"
+
+    for record in records:
+        mean = record["mean_compound_24h"]
+        table.add_row(
+            record["name"],
+            str(record["volume_24h"]),
+            str(record["authors_24h"]),
+            "—" if mean is None else f"{mean:+.3f}",
+            str(record["open_alerts"]),
+            top(record["sources_24h"]),
+            top(record["languages_24h"]),
+        )
+    out.print(table)
+
+
 @app.command("feeds")
 def feeds(
     format: Annotated[

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,9 +13,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from monitor.api import create_app
 from monitor.api.db import make_read_engine
+from monitor.cli import app as cli
 from monitor.errors import ConfigError
 from monitor.settings import load_settings
 from monitor.storage.engine import make_engine, make_session_factory, session_scope
@@ -138,6 +141,29 @@ def test_audience_counts_authors_sources_and_languages(api: httpx.Client) -> Non
     assert api.get("/api/audience/nope").status_code == 404
     backwards = api.get("/api/audience/love-letter", params={"since": "1h", "until": "2h"})
     assert backwards.status_code == 400
+
+
+def test_cli_topics_matches_the_api(api: httpx.Client, seeded: Seeded) -> None:
+    env = {
+        "MONITOR_CONFIG": str(seeded.settings.config_path),
+        "MONITOR_DATABASE_URL": seeded.settings.database_url,
+        "MONITOR_DATA_DIR": str(seeded.settings.config_path.parent / "var"),
+    }
+    shown = CliRunner().invoke(cli, ["topics", "--format", "json"], env=env)
+    assert shown.exit_code == 0, shown.output
+    records = {record["name"]: record for record in json.loads(shown.stdout)}
+    for topic in api.get("/api/topics").json()["topics"]:
+        record = records[topic["name"]]
+        assert {key: record[key] for key in topic} == topic
+    assert records["love-letter"]["authors_24h"] == 9
+    assert records["love-letter"]["languages_24h"][0] == {
+        "name": "en",
+        "mentions": 27,
+        "share": 0.8438,
+    }
+    assert records["quiet-topic"]["sources_24h"] == []
+    table = CliRunner().invoke(cli, ["topics"], env=env)
+    assert table.exit_code == 0 and "en 84%, ko 16%" in table.stdout
 
 
 def test_mentions_paging_and_filters(api: httpx.Client) -> None:

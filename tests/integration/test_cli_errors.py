@@ -43,3 +43,5 @@ def test_an_unknown_topic_or_status_is_an_argument_error(tmp_path: Path) -> None
     assert status.exit_code == 2 and "'closed' is not one of" in status.output
     listed = runner.invoke(app, ["alerts", "--status", "open"], env=env)
     assert listed.exit_code == 0 and "no alerts" in listed.output
+    topics = runner.invoke(app, ["topics"], env=env)
+    assert topics.exit_code == 0 and "no topic is stored yet" in topics.output
