@@ -218,8 +218,8 @@ def run_demo(settings: Settings, *, timeout_seconds: float, console: Console) ->
             )
         console.print(render_history(data))
         console.print(
-            "Next: `monitor alerts`, `monitor history love-letter --since 2d "
-            "--bucket 1h`, `monitor feeds`"
+            "Next: `monitor topics`, `monitor alerts`, `monitor history love-letter "
+            "--since 2d --bucket 1h --group-by lang`, `monitor feeds`, `monitor serve`"
         )
         engine.dispose()
         return 0
