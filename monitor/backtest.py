@@ -31,7 +31,7 @@ from monitor.episodes import (
     step_episode,
 )
 from monitor.model import BucketCount, Verdict
-from monitor.timeline import as_utc, bucket_start, zero_filled
+from monitor.timeline import as_utc, bucket_start, width_text, zero_filled
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +112,8 @@ def read_series_csv(path: str | Path, width: timedelta = timedelta(minutes=5)) -
         closest = min(b - a for a, b in pairwise(starts))
         if closest > width:
             raise ValueError(
-                f"{path}: no two rows are {_duration(width)} apart (the closest are "
-                f"{_duration(closest)}): pass the file's spacing as --bucket"
+                f"{path}: no two rows are {width_text(width)} apart (the closest are "
+                f"{width_text(closest)}): pass the file's spacing as --bucket"
             )
     return _on_grid(texts, starts, values, width, path)
 
@@ -141,8 +141,8 @@ def _check_step(before: datetime, start: datetime, width: timedelta, where: str,
         raise ValueError(f"{where} is not after the row before ({prev}): rows must rise in time")
     if step % width:
         raise ValueError(
-            f"{where} is {_duration(step)} after the row before, not a whole number of "
-            f"{_duration(width)} buckets: pass the file's spacing as --bucket"
+            f"{where} is {width_text(step)} after the row before, not a whole number of "
+            f"{width_text(width)} buckets: pass the file's spacing as --bucket"
         )
 
 
@@ -155,7 +155,7 @@ def _on_grid(
     size = rows[-1] + 1
     if size > MAX_CSV_BUCKETS:
         raise ValueError(
-            f"{path}: its rows span {size:,} buckets of {_duration(width)} "
+            f"{path}: its rows span {size:,} buckets of {width_text(width)} "
             f"(at most {MAX_CSV_BUCKETS:,}): is --bucket the file's spacing?"
         )
     grid_values = [0] * size
@@ -169,17 +169,6 @@ def _on_grid(
         values=grid_values,
         missing=[i for i in range(size) if i not in given],
     )
-
-
-def _duration(delta: timedelta) -> str:
-    minutes = delta / timedelta(minutes=1)
-    if minutes % 1440 == 0:
-        return f"{minutes / 1440:g}d"
-    if minutes % 60 == 0:
-        return f"{minutes / 60:g}h"
-    if minutes == int(minutes):
-        return f"{minutes:g}m"
-    return f"{delta.total_seconds():g}s"
 
 
 def verdicts_for(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from monitor.model import BucketCount
 from monitor.storage import queries
 from monitor.storage.tables import AlertRow, Feed
-from monitor.timeline import EPOCH, as_utc, bucket_start, rollup
+from monitor.timeline import EPOCH, as_utc, bucket_start, rollup, width_text
 
 _NAIVE_EPOCH = EPOCH.replace(tzinfo=None)
 
@@ -200,7 +200,7 @@ def history_document(
         moment += width
     return {
         "topic": topic,
-        "bucket": _width_text(width),
+        "bucket": width_text(width),
         "since": _iso(start),
         "until": _iso(until),
         "total": sum(record["count"] for record in records),
@@ -216,14 +216,6 @@ def history_csv(records: Sequence[dict[str, Any]]) -> str:
     for record in records:
         writer.writerow({key: "" if record[key] is None else record[key] for key in HISTORY_FIELDS})
     return out.getvalue()
-
-
-def _width_text(width: timedelta) -> str:
-    seconds = int(width.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds // 60}m"
 
 
 def feed_record(

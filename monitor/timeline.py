@@ -25,6 +25,16 @@ def parse_width(text: str) -> timedelta:
         raise ValueError(f"{problem} (at most 999999999 days)") from None
 
 
+def width_text(width: timedelta) -> str:
+    """Return a duration the way parse_width reads it: 5m, 1h, 1d (seconds when it is not a
+    whole number of minutes, e.g. a step between two rows of a file)."""
+    seconds = width.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 def parse_since(text: str, *, now: datetime, option: str = "since") -> datetime:
     """Return the instant `text` ago (`30d`, `12h`, `90m`) or the ISO time it names; a
     ValueError naming `option` otherwise."""

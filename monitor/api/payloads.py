@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from monitor.reports import alert_record
 from monitor.storage import reads
 from monitor.storage.tables import AlertRow
+from monitor.timeline import width_text
 
 BEFORE_WINDOW = timedelta(hours=24)
 # A history read from the stored mentions holds every bucket in memory: bound how many.
@@ -68,15 +69,6 @@ def alert_detail(
         ),
     }
     return record
-
-
-def width_text(width: timedelta) -> str:
-    """Return a width as 5m, 1h or 1d."""
-    seconds = int(width.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds // 60}m"
 
 
 def history_payload(

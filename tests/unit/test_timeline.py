@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.model import BucketCount
-from monitor.timeline import as_utc, bucket_start, parse_since, parse_width, rollup, zero_filled
+from monitor.timeline import (
+    as_utc,
+    bucket_start,
+    parse_since,
+    parse_width,
+    rollup,
+    width_text,
+    zero_filled,
+)
 
 FIVE_MIN = timedelta(minutes=5)
 HOUR = timedelta(hours=1)
@@ -220,3 +228,10 @@ def test_parse_since_good(text: str, expected: datetime) -> None:
 def test_parse_since_bad(text: str) -> None:
     with pytest.raises(ValueError, match="since"):
         parse_since(text, now=NOW)
+
+
+def test_width_text_reads_back_with_parse_width() -> None:
+    for text in ("5m", "90m", "1h", "6h", "1d", "2d"):
+        assert width_text(parse_width(text)) == text
+    assert width_text(timedelta(minutes=120)) == "2h"
+    assert width_text(timedelta(seconds=90)) == "90s"
