@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import String, and_, cast, func, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from monitor.sentiment_stats import SentimentAccumulator, net_sentiment
@@ -78,42 +78,57 @@ def audience(
 ) -> dict[str, Any]:
     """Return who talked about a topic from start to end: mentions, distinct authors (per
     network), and the largest sources (feed, or network for streamed posts) and languages
-    with their mention counts, largest first (three aggregate queries, no rows read)."""
-    window = and_(
-        MentionRow.topic_id == topic_id,
-        MentionRow.published_at >= start,
-        MentionRow.published_at < end,
-    )
-    joined = select().select_from(MentionRow).join(PostRow, PostRow.id == MentionRow.post_id)
-    mentions = session.scalar(joined.add_columns(func.count()).where(window)) or 0
-    authors = session.scalar(
-        select(func.count()).select_from(
-            joined.add_columns(PostRow.network, PostRow.author)
-            .where(window, PostRow.author.is_not(None))
-            .distinct()
-            .subquery()
-        )
-    )
-    source = func.coalesce(Feed.name, PostRow.network)
-    language = func.coalesce(PostRow.lang, "unknown")
+    with their mention counts, largest first.
 
-    def largest(column: Any, *, feeds: bool) -> list[dict[str, Any]]:
-        query = joined.add_columns(column, func.count().label("n"))
-        if feeds:
-            query = query.outerjoin(Feed, Feed.id == PostRow.feed_id)
-        rows = session.execute(
-            query.where(window).group_by(column).order_by(func.count().desc(), column).limit(top)
+    One statement: the window's rows are read once (a common table expression the three
+    aggregates share), because each mention's post is a random read on a large table."""
+    window_rows = (
+        select(
+            func.coalesce(Feed.name, PostRow.network).label("source"),
+            func.coalesce(PostRow.lang, "unknown").label("lang"),
+            PostRow.network,
+            PostRow.author,
         )
-        return [
-            {"name": name, "mentions": n, "share": round(n / mentions, 4) if mentions else None}
-            for name, n in rows
-        ]
+        .select_from(MentionRow)
+        .join(PostRow, PostRow.id == MentionRow.post_id)
+        .outerjoin(Feed, Feed.id == PostRow.feed_id)
+        .where(
+            MentionRow.topic_id == topic_id,
+            MentionRow.published_at >= start,
+            MentionRow.published_at < end,
+        )
+        .cte("window_rows")
+    )
+    rows = window_rows.c
+    distinct_authors = (
+        select(rows.network, rows.author).where(rows.author.is_not(None)).distinct().subquery()
+    )
+    counted = union_all(
+        select(literal("source"), rows.source, func.count()).group_by(rows.source),
+        select(literal("lang"), rows.lang, func.count()).group_by(rows.lang),
+        select(literal("authors"), cast(null(), String), func.count()).select_from(
+            distinct_authors
+        ),
+    )
+    groups: dict[str, list[tuple[str, int]]] = {"source": [], "lang": []}
+    authors = 0
+    for kind, name, count in session.execute(counted):
+        if kind == "authors":
+            authors = int(count)
+        else:
+            groups[kind].append((str(name), int(count)))
+    mentions = sum(count for _, count in groups["source"])
+
+    def largest(pairs: list[tuple[str, int]]) -> list[dict[str, Any]]:
+        pairs.sort(key=lambda pair: (-pair[1], pair[0]))
+        shown = pairs[:top]
+        return [{"name": name, "mentions": n, "share": round(n / mentions, 4)} for name, n in shown]
 
     return {
         "mentions": mentions,
-        "authors": authors or 0,
-        "sources": largest(source, feeds=True),
-        "languages": largest(language, feeds=False),
+        "authors": authors,
+        "sources": largest(groups["source"]),
+        "languages": largest(groups["lang"]),
     }
 
 
