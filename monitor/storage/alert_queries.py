@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from monitor.storage import queries
 from monitor.storage.tables import (
     AlertRow,
     DetectorState,
@@ -60,11 +61,7 @@ def posts_between(
         select(PostRow, MentionRow.label, MentionRow.compound, Feed.name)
         .join(MentionRow, MentionRow.post_id == PostRow.id)
         .outerjoin(Feed, Feed.id == PostRow.feed_id)
-        .where(
-            MentionRow.topic_id == topic_id,
-            MentionRow.published_at >= start,
-            MentionRow.published_at < end,
-        )
+        .where(queries.mentions_published(topic_id, start, end))
         .order_by(*order)
         .limit(limit)
     )

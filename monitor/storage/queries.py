@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     DateTime,
     Row,
     Select,
@@ -210,6 +211,16 @@ def sync_config(session: Session, config: MonitorConfig) -> None:
 def topic_ids(session: Session) -> dict[str, int]:
     """Return {topic name: id} for every stored topic."""
     return {name: id_ for id_, name in session.execute(select(Topic.id, Topic.name))}
+
+
+def mentions_published(topic_id: int, start: datetime, end: datetime) -> ColumnElement[bool]:
+    """Return the condition "a mention of the topic published in [start, end)", which the
+    `(topic_id, published_at)` index answers."""
+    return and_(
+        MentionRow.topic_id == topic_id,
+        MentionRow.published_at >= start,
+        MentionRow.published_at < end,
+    )
 
 
 def get_topic_id(session: Session, name: str) -> int:
@@ -730,11 +741,7 @@ def sample_mentions(
     rows = session.execute(
         select(PostRow, MentionRow)
         .join(MentionRow, MentionRow.post_id == PostRow.id)
-        .where(
-            MentionRow.topic_id == topic_id,
-            MentionRow.published_at >= start,
-            MentionRow.published_at < end,
-        )
+        .where(mentions_published(topic_id, start, end))
         .order_by(MentionRow.published_at, MentionRow.id)
         .limit(limit)
     )

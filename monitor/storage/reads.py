@@ -92,11 +92,7 @@ def audience(
         .select_from(MentionRow)
         .join(PostRow, PostRow.id == MentionRow.post_id)
         .outerjoin(Feed, Feed.id == PostRow.feed_id)
-        .where(
-            MentionRow.topic_id == topic_id,
-            MentionRow.published_at >= start,
-            MentionRow.published_at < end,
-        )
+        .where(queries.mentions_published(topic_id, start, end))
         .cte("window_rows")
     )
     rows = window_rows.c
@@ -159,11 +155,7 @@ def _mention_rows(
         )
         .join(PostRow, PostRow.id == MentionRow.post_id)
         .outerjoin(Feed, Feed.id == PostRow.feed_id)
-        .where(
-            MentionRow.topic_id == topic_id,
-            MentionRow.published_at >= start,
-            MentionRow.published_at < end,
-        )
+        .where(queries.mentions_published(topic_id, start, end))
         .execution_options(yield_per=2000)
     )
     yield from session.execute(query)
@@ -322,11 +314,7 @@ def top_terms(
     counts: Counter[str] = Counter()
     for terms in session.scalars(
         select(MentionRow.terms)
-        .where(
-            MentionRow.topic_id == topic_id,
-            MentionRow.published_at >= start,
-            MentionRow.published_at < end,
-        )
+        .where(queries.mentions_published(topic_id, start, end))
         .limit(20_000)
     ):
         counts.update(term.strip() for term in (terms or "").split(" | ") if term.strip())
