@@ -442,21 +442,14 @@ def render_history(data: dict[str, Any]) -> Table:
         ),
     )
 
-    def pct(value: float | None) -> str:
-        return "—" if value is None else f"{value:.0%}"
-
     for row in data["buckets"]:
-        mean = row["mean_compound"]
         table.add_row(
             row["start"],
             str(row["count"]),
             str(row["scored"]),
             str(row["unscored"]),
             _methods_text(row),
-            "—" if mean is None else f"{mean:+.3f}",
-            pct(row["positive_share"]),
-            pct(row["neutral_share"]),
-            pct(row["negative_share"]),
+            *_sentiment_cells(row),
         )
     return table
 
@@ -579,6 +572,12 @@ def _grouped_history(
     if format is HistoryFormat.csv:
         sys.stdout.write(history_csv(data))
         return
+    out.print(render_grouped_history(data, skip_empty=skip_empty))
+
+
+def render_grouped_history(data: dict[str, Any], *, skip_empty: bool) -> Table:
+    """Return a rich table of a grouped history document: per bucket, a row per group."""
+    group_by = data["group_by"]
     table = Table(
         "bucket start (UTC)",
         "source" if group_by == "source" else "language",
@@ -590,32 +589,38 @@ def _grouped_history(
         "neutral",
         "negative",
         title=(
-            f"{topic}: {data['total']} mentions since {data['since']}, {data['bucket']} "
-            f"buckets, by {'source' if group_by == 'source' else 'language'}"
+            f"{data['topic']}: {data['total']} mentions since {data['since']}, "
+            f"{data['bucket']} buckets, by {'source' if group_by == 'source' else 'language'}"
         ),
     )
-
-    def pct(value: float | None) -> str:
-        return "—" if value is None else f"{value:.0%}"
-
     for row in data["buckets"]:
         if skip_empty and not row["count"]:
             continue
         groups = sorted(row["groups"].items(), key=lambda item: -item[1]["count"])
         for index, (name, stats) in enumerate(groups):
-            mean = stats["mean_compound"]
             table.add_row(
                 row["start"] if index == 0 else "",
                 name,
                 str(stats["count"]),
                 str(stats["unique_authors"]),
                 str(stats["scored"]),
-                "—" if mean is None else f"{mean:+.3f}",
-                pct(stats["positive_share"]),
-                pct(stats["neutral_share"]),
-                pct(stats["negative_share"]),
+                *_sentiment_cells(stats),
             )
-    out.print(table)
+    return table
+
+
+def _sentiment_cells(stats: dict[str, Any]) -> tuple[str, str, str, str]:
+    """Return the mean compound and the three label shares of a bucket or group as cells."""
+    return (
+        _dash(stats["mean_compound"], "+.3f"),
+        _dash(stats["positive_share"], ".0%"),
+        _dash(stats["neutral_share"], ".0%"),
+        _dash(stats["negative_share"], ".0%"),
+    )
+
+
+def _dash(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
 
 
 @app.command("sentiment")
@@ -741,12 +746,11 @@ def topics(
         return ", ".join(f"{g['name']} {g['share']:.0%}" for g in groups[:3]) or "—"
 
     for record in records:
-        mean = record["mean_compound_24h"]
         table.add_row(
             record["name"],
             str(record["volume_24h"]),
             str(record["authors_24h"]),
-            "—" if mean is None else f"{mean:+.3f}",
+            _dash(record["mean_compound_24h"], "+.3f"),
             str(record["open_alerts"]),
             top(record["sources_24h"]),
             top(record["languages_24h"]),
