@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from monitor.errors import SchemaNotReadyError
+from monitor.storage.engine import sqlite_file
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -41,14 +42,8 @@ def head_revision(engine: Engine) -> str | None:
 
 def require_current_schema(engine: Engine) -> None:
     """Raise SchemaNotReadyError unless the database is at the newest revision."""
-    database = engine.url.database
-    if (
-        engine.url.get_backend_name() == "sqlite"
-        and database
-        and database != ":memory:"
-        and not database.startswith("file:")
-        and not Path(database).exists()
-    ):
+    path = sqlite_file(engine.url)
+    if path is not None and not path.exists():
         # Checking by connecting would leave an empty database file behind.
         raise SchemaNotReadyError(
             f"database {engine.url.render_as_string(hide_password=True)} does not exist: "
