@@ -171,6 +171,41 @@ def test_every_sink_gets_the_open_alert_once(
     ]
 
 
+def test_mail_and_slack_say_why_from_the_stored_explanation(
+    tmp_path: Path, sqlite_url: str, receiver: Receiver, smtp_server: Mailbox
+) -> None:
+    seeded, sessions = seeded_with(tmp_path, sqlite_url, sinks_toml(receiver, smtp_server.port))
+    with session_scope(sessions) as session:
+        # What detection stores with an alert (monitor.explain), cut to what messages read.
+        session.get(AlertRow, seeded.alert_id).explanation = {
+            "rising_terms": [{"term": "leak", "during": 19, "before": 0, "z": 4.1}],
+            "sources": {"fans": 1.0},
+            "languages": {"en": 0.75, "ko": 0.25},
+            "first_post": {
+                "text": "<!channel> Love Letter leak?!",
+                "source": "fans",
+                "published_at": "2026-05-04T12:00:00Z",
+            },
+            "sentiment": {
+                "during": {"mean_compound": -0.42, "negative_share": 0.8},
+                "before": {"mean_compound": 0.4, "negative_share": 0.0},
+            },
+        }
+    outcomes = notify_changes(
+        sessions, seeded.config, [(seeded.alert_id, "open")], environ=environ(receiver)
+    )
+    assert {(o.sink, o.sent) for o in outcomes} >= {("fans-slack", 1), ("mail", 1)}
+    [(_, slack)] = receiver.posts("/slack")
+    blocks = json.dumps(slack["blocks"])
+    assert "Rising terms: leak" in blocks and "languages: en 75%, ko 25%" in blocks
+    assert "<!channel>" not in blocks and "&lt;!channel&gt; Love Letter leak" in blocks
+    [(_, _, raw)] = smtp_server.messages
+    body = message_from_bytes(raw).get_payload(decode=True).decode()
+    assert "Rising terms: leak" in body
+    assert "First post (2026-05-04T12:00:00Z, fans): <!channel> Love Letter leak?!" in body
+    assert "Sentiment -0.42 during vs +0.40 before (negative 80% vs 0%)" in body
+
+
 def test_a_failing_receiver_is_retried_with_backoff_and_others_still_get_theirs(
     tmp_path: Path, database_url: str, receiver: Receiver, smtp_server: Mailbox
 ) -> None:
